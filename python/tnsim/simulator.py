@@ -1,0 +1,133 @@
+"""The Rust-backed simulator: run a network tick by tick and read spikes and counters."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from .network import Network, _as_coord
+from .results import COUNTER_NAMES, RunResult
+
+assert tuple(_core.counter_names()) == COUNTER_NAMES, "counter names out of step with the engine"
+
+
+def as_input_array(inputs: Any) -> np.ndarray:
+    """Host input spikes as an ``(n, 4)`` int64 array of rows ``(tick, x, y, axon)``.
+
+    ``None`` or an empty sequence gives no inputs. Raises TypeError for non-integer data and
+    InputError for a wrong shape.
+    """
+    if inputs is None:
+        return np.zeros((0, 4), dtype=np.int64)
+    arr = np.asarray(inputs)
+    if arr.size == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    if not (np.issubdtype(arr.dtype, np.integer)):
+        if np.issubdtype(arr.dtype, np.floating):
+            if not np.isfinite(arr).all():
+                raise _core.InputError("inputs contain NaN or infinite values; expected integer rows (tick, x, y, axon)")
+            if (arr != np.round(arr)).any():
+                raise _core.InputError("inputs contain non-integer values; expected integer rows (tick, x, y, axon)")
+        else:
+            raise TypeError(f"inputs must be an integer array of rows (tick, x, y, axon), got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise _core.InputError(f"inputs has shape {arr.shape}, expected (n, 4) rows (tick, x, y, axon)")
+    if np.issubdtype(arr.dtype, np.unsignedinteger) and arr.max() >= 2**63:
+        raise _core.InputError("inputs hold values beyond the int64 range")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def check_ticks(ticks: Any) -> int:
+    if isinstance(ticks, (bool, np.bool_)) or not isinstance(ticks, (int, np.integer)):
+        raise TypeError(f"ticks must be an integer, got {ticks!r}")
+    if ticks < 0:
+        raise _core.InputError(f"ticks = {ticks} must be >= 0")
+    return int(ticks)
+
+
+class Simulator:
+    """Runs a :class:`tnsim.Network` tick by tick, exactly as SPEC.md says.
+
+    The simulator starts at tick 0; each :meth:`run` continues where the last one stopped, so
+    several runs equal one long run. The interpreter is released while the engine runs.
+
+    Args:
+        network: the network to simulate (copied: later changes to it are not seen).
+        threads: worker threads for the cores; 0 (default) uses every CPU, 1 runs serially.
+            Results never depend on it.
+    """
+
+    def __init__(self, network: Network, threads: int = 0) -> None:
+        if not isinstance(network, Network):
+            raise TypeError(f"Simulator needs a tnsim.Network, got {type(network).__name__}")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+            raise TypeError(f"threads must be an integer >= 0, got {threads!r}")
+        self._inner = _core.Simulator(network._inner, int(threads))
+        self.network = network
+
+    @property
+    def tick(self) -> int:
+        """The next tick to run (the number of ticks run so far)."""
+        return int(self._inner.tick)
+
+    @property
+    def output_ports(self) -> int:
+        return int(self._inner.output_ports)
+
+    @property
+    def threads(self) -> int:
+        return int(self._inner.threads)
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._inner.threads = int(value)
+
+    @property
+    def eval_mode(self) -> str:
+        """``"fast"`` (default) or ``"sequential"`` (the plain path; same results, slower)."""
+        return str(self._inner.eval_mode)
+
+    @eval_mode.setter
+    def eval_mode(self, mode: str) -> None:
+        self._inner.eval_mode = mode
+
+    def run(self, ticks: int, inputs: Any = None, record_spikes: bool = True) -> RunResult:
+        """Run ``ticks`` ticks.
+
+        Args:
+            ticks: number of ticks to run.
+            inputs: host input spikes, ``(n, 4)`` ints ``(tick, x, y, axon)`` with absolute
+                ticks in ``[self.tick, self.tick + ticks)``; duplicates are allowed (OR).
+            record_spikes: also return every neuron spike (``RunResult.spikes``).
+
+        Raises:
+            InputError: an input for a past tick, beyond this run, to a missing core or axon.
+        """
+        ticks = check_ticks(ticks)
+        start, counts, spikes, counters = self._inner.run(ticks, as_input_array(inputs), bool(record_spikes))
+        return RunResult(
+            start_tick=int(start),
+            ticks=ticks,
+            output_spikes=counts > 0,
+            output_counts=counts,
+            spikes=spikes,
+            counters={name: np.ascontiguousarray(counters[:, k]) for k, name in enumerate(COUNTER_NAMES)},
+        )
+
+    def potentials(self, xy: Tuple[int, int]) -> np.ndarray:
+        """Membrane potentials of core ``xy`` now: ``(256,)`` int64."""
+        x, y = _as_coord(xy)
+        return self._inner.potentials(x, y)
+
+    def __repr__(self) -> str:
+        return f"Simulator(tick={self.tick}, network={self.network!r})"
+
+
+def run(network: Network, ticks: int, inputs: Any = None, record_spikes: bool = True,
+        threads: int = 0) -> RunResult:
+    """Simulate ``network`` for ``ticks`` ticks from tick 0 (a one-shot :class:`Simulator`)."""
+    return Simulator(network, threads=threads).run(ticks, inputs, record_spikes)
+
+

@@ -1,0 +1,27 @@
+//! tnsim-core: a bit-exact, tick-by-tick simulator of IBM TrueNorth neurosynaptic cores.
+//!
+//! The semantics are those of the project's SPEC.md (version 1). Modules:
+//! - [`params`]: core and neuron configuration, ranges and their checks;
+//! - [`network`]: a network of cores on a grid of chips (configuration only);
+//! - [`core`]: one core's run-time state and its tick;
+//! - [`simulator`]: the tick loop over all cores, routing, host inputs and outputs;
+//! - [`prng`]: the per-core xorshift32 generator; [`counters`]: event counters;
+//! - [`format`]: the native, versioned network file format.
+//!
+//! Nothing here knows about Python; the `tnsim-py` crate is a thin binding over it.
+
+pub mod core;
+pub mod counters;
+pub mod error;
+pub mod format;
+pub mod network;
+pub mod params;
+pub mod prng;
+pub mod simulator;
+
+pub use crate::core::EvalMode;
+pub use counters::Counters;
+pub use error::{Error, Result};
+pub use network::Network;
+pub use params::{CoreConfig, NeuronParams, ResetMode};
+pub use simulator::{InputSpike, RunOutput, Simulator, SpikeRecord};

@@ -1,0 +1,280 @@
+//! The simulator: all cores of a network, the tick loop, host inputs and outputs.
+//!
+//! One tick has three named phases, always in this order:
+//! 1. **compute**: every core updates its 256 neurons from its current scheduler slot and
+//!    collects its spikes (cores are independent; they run in parallel);
+//! 2. **route**: spikes are written into their target cores' schedulers, outputs recorded,
+//!    counters summed (in core order, so results never depend on threads);
+//! 3. **advance**: the tick number moves on (each core cleared its own slot in phase 1).
+//!
+//! Host inputs for tick t are written into slot t mod 16 just before phase 1 of tick t.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::core::{CoreState, EvalMode, Route};
+use crate::counters::Counters;
+use crate::error::{Error, Result};
+use crate::network::Network;
+use crate::params::{AXONS, CHIP_SIDE, NEURONS, SLOTS};
+
+/// A spike injected by the host: integrated by axon `axon` of core (x, y) at tick `tick`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputSpike {
+    pub tick: i64,
+    pub x: i64,
+    pub y: i64,
+    pub axon: i64,
+}
+
+/// A neuron spike, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SpikeRecord {
+    pub tick: u64,
+    pub x: u32,
+    pub y: u32,
+    pub neuron: u16,
+}
+
+/// What one [`Simulator::run`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutput {
+    pub start_tick: u64,
+    pub ticks: u64,
+    pub output_ports: u32,
+    /// Row-major `(ticks, output_ports)`: spikes that reached each port in each tick.
+    pub output_counts: Vec<u32>,
+    /// Recorded spikes sorted by (tick, x, y, neuron), when recording was asked for.
+    pub spikes: Option<Vec<SpikeRecord>>,
+    /// One entry per tick.
+    pub counters: Vec<Counters>,
+}
+
+/// Upper bound on the result memory one `run` call may allocate.
+const MAX_RESULT_BYTES: u128 = 4 << 30;
+
+/// Parallelism: a rayon pool of its own, rebuilt after a fork (a pool's threads do not
+/// survive `fork`, and PyTorch data loaders fork).
+struct Pool {
+    pid: u32,
+    pool: rayon::ThreadPool,
+}
+
+pub struct Simulator {
+    cores: Vec<CoreState>,
+    index: HashMap<(u32, u32), u32>,
+    output_ports: u32,
+    tick: u64,
+    threads: usize,
+    pool: Option<Pool>,
+    mode: EvalMode,
+}
+
+/// Chip boundaries crossed going from coordinate a to b along one axis.
+fn chip_boundaries(a: u32, b: u32) -> u32 {
+    (a / CHIP_SIDE).abs_diff(b / CHIP_SIDE)
+}
+
+impl Simulator {
+    /// Build a simulator at tick 0. `threads`: 0 = one per available CPU, 1 = serial.
+    pub fn new(network: &Network, threads: usize) -> Result<Self> {
+        network.validate()?;
+        let index: HashMap<(u32, u32), u32> =
+            network.coordinates().enumerate().map(|(i, xy)| (xy, i as u32)).collect();
+        let mut cores = Vec::with_capacity(network.num_cores());
+        for (&(x, y), cfg) in network.cores() {
+            let mut routes = Box::new([Route::None; NEURONS]);
+            for (j, n) in cfg.neurons.iter().enumerate() {
+                routes[j] = if n.has_axon_target() {
+                    let (tx, ty) = ((x as i64 + n.target_dx as i64) as u32, (y as i64 + n.target_dy as i64) as u32);
+                    Route::Axon {
+                        core: index[&(tx, ty)],
+                        axon: n.target_axon as u8,
+                        delay: n.target_delay,
+                        hops: n.target_dx.unsigned_abs() + n.target_dy.unsigned_abs(),
+                        // Dimension-ordered: along x at row y, then along y at column tx.
+                        chip_crossings: chip_boundaries(x, tx) + chip_boundaries(y, ty),
+                    }
+                } else if n.output_port >= 0 {
+                    Route::Output { port: n.output_port as u32 }
+                } else {
+                    Route::None
+                };
+            }
+            cores.push(CoreState::new(x, y, cfg, routes));
+        }
+        Ok(Self { cores, index, output_ports: network.output_ports(), tick: 0, threads, pool: None, mode: EvalMode::Fast })
+    }
+
+    /// The next tick to run (ticks already run).
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    pub fn output_ports(&self) -> u32 {
+        self.output_ports
+    }
+
+    pub fn num_cores(&self) -> usize {
+        self.cores.len()
+    }
+
+    pub fn set_eval_mode(&mut self, mode: EvalMode) {
+        self.mode = mode;
+    }
+
+    pub fn eval_mode(&self) -> EvalMode {
+        self.mode
+    }
+
+    /// Threads used for phase 1 (0 = one per available CPU).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads;
+        self.pool = None;
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn core_index(&self, x: i64, y: i64) -> Option<usize> {
+        if x < 0 || y < 0 || x > u32::MAX as i64 || y > u32::MAX as i64 {
+            return None;
+        }
+        self.index.get(&(x as u32, y as u32)).map(|&i| i as usize)
+    }
+
+    /// Membrane potentials of core (x, y) now.
+    pub fn potentials(&self, x: i64, y: i64) -> Result<[i32; NEURONS]> {
+        let i = self
+            .core_index(x, y)
+            .ok_or_else(|| Error::Input(format!("potentials: no core is configured at ({x}, {y})")))?;
+        Ok(*self.cores[i].potentials)
+    }
+
+    /// Check host inputs for a run of `ticks` ticks from now and resolve them to
+    /// (tick, core index, axon), sorted by tick (stable).
+    fn resolve_inputs(&self, ticks: u64, inputs: &[InputSpike]) -> Result<Vec<(u64, u32, u8)>> {
+        let (start, end) = (self.tick as i128, self.tick as i128 + ticks as i128);
+        let mut out = Vec::with_capacity(inputs.len());
+        for (row, s) in inputs.iter().enumerate() {
+            let t = s.tick as i128;
+            if t < start {
+                return Err(Error::Input(format!(
+                    "inputs row {row}: field 'tick' = {} is already past (the simulator is at tick {start})",
+                    s.tick
+                )));
+            }
+            if t >= end {
+                return Err(Error::Input(format!(
+                    "inputs row {row}: field 'tick' = {} is beyond this run (ticks {start}..{end}); \
+                     pass it to the run that covers that tick",
+                    s.tick
+                )));
+            }
+            let core = self.core_index(s.x, s.y).ok_or_else(|| {
+                Error::Input(format!("inputs row {row}: core ({}, {}) (fields 'x', 'y') is not configured", s.x, s.y))
+            })?;
+            if !(0..AXONS as i64).contains(&s.axon) {
+                return Err(Error::Input(format!(
+                    "inputs row {row}: field 'axon' = {} is out of range 0..={}",
+                    s.axon,
+                    AXONS - 1
+                )));
+            }
+            out.push((s.tick as u64, core as u32, s.axon as u8));
+        }
+        out.sort_by_key(|&(t, _, _)| t);
+        Ok(out)
+    }
+
+    fn ensure_pool(&mut self) -> Result<()> {
+        let pid = std::process::id();
+        if self.threads != 1 && self.pool.as_ref().is_none_or(|p| p.pid != pid) {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.threads)
+                .build()
+                .map_err(|e| Error::Input(format!("could not start {} worker threads: {e}", self.threads)))?;
+            self.pool = Some(Pool { pid, pool });
+        }
+        Ok(())
+    }
+
+    /// Run `ticks` ticks with host `inputs`, recording neuron spikes if asked.
+    pub fn run(&mut self, ticks: u64, inputs: &[InputSpike], record_spikes: bool) -> Result<RunOutput> {
+        let ports = self.output_ports as u128;
+        let bytes = ticks as u128 * (ports * 4 + std::mem::size_of::<Counters>() as u128);
+        if bytes > MAX_RESULT_BYTES {
+            return Err(Error::Input(format!(
+                "run: ticks = {ticks} with {ports} output ports needs {bytes} bytes of results; \
+                 split it into several run calls"
+            )));
+        }
+        let inputs = self.resolve_inputs(ticks, inputs)?;
+        self.ensure_pool()?;
+        let start = self.tick;
+        let mut result = RunOutput {
+            start_tick: start,
+            ticks,
+            output_ports: self.output_ports,
+            output_counts: vec![0; (ticks as usize) * self.output_ports as usize],
+            spikes: record_spikes.then(Vec::new),
+            counters: Vec::with_capacity(ticks as usize),
+        };
+        let pool = self.pool.take();
+        match &pool {
+            Some(p) => p.pool.install(|| self.run_ticks(ticks, &inputs, &mut result, true)),
+            None => self.run_ticks(ticks, &inputs, &mut result, false),
+        }
+        self.pool = pool;
+        Ok(result)
+    }
+
+    fn run_ticks(&mut self, ticks: u64, inputs: &[(u64, u32, u8)], result: &mut RunOutput, parallel: bool) {
+        let record = result.spikes.is_some();
+        let ports = self.output_ports as usize;
+        let mode = self.mode;
+        let mut next_input = 0;
+        for r in 0..ticks {
+            let t = self.tick;
+            let slot = (t % SLOTS as u64) as usize;
+            while next_input < inputs.len() && inputs[next_input].0 == t {
+                let (_, core, axon) = inputs[next_input];
+                self.cores[core as usize].schedule(slot, axon as usize);
+                next_input += 1;
+            }
+
+            // Phase 1: compute.
+            if parallel {
+                self.cores.par_iter_mut().with_min_len(4).for_each(|c| c.tick(t, record, mode));
+            } else {
+                self.cores.iter_mut().for_each(|c| c.tick(t, record, mode));
+            }
+
+            // Phase 2: route, record, count.
+            let mut counters = Counters::default();
+            let row = &mut result.output_counts[r as usize * ports..(r as usize + 1) * ports];
+            for i in 0..self.cores.len() {
+                let deliveries = std::mem::take(&mut self.cores[i].out.deliveries);
+                for d in &deliveries {
+                    self.cores[d.core as usize].schedule(d.slot as usize, d.axon as usize);
+                }
+                self.cores[i].out.deliveries = deliveries;
+                let c = &self.cores[i];
+                counters += c.out.counters;
+                for &p in &c.out.output_ports {
+                    row[p as usize] += 1;
+                }
+                if let Some(spikes) = result.spikes.as_mut() {
+                    // Cores are sorted by (x, y) and neurons ascend: rows come out sorted.
+                    spikes.extend(c.out.fired.iter().map(|&j| SpikeRecord { tick: t, x: c.x, y: c.y, neuron: j as u16 }));
+                }
+            }
+            result.counters.push(counters);
+
+            // Phase 3: advance.
+            self.tick += 1;
+        }
+    }
+}
