@@ -151,8 +151,8 @@ impl CoreState {
                     let mut done = false;
                     if mode == EvalMode::Fast && !stochastic.iter().any(|&b| b) {
                         let (mut pos, mut neg) = (0i32, 0i32);
-                        for g in 0..AXON_TYPES {
-                            let d = counts[g] * n.weights[g];
+                        for (&count, &weight) in counts.iter().zip(&n.weights) {
+                            let d = count * weight;
                             if d > 0 {
                                 pos += d;
                             } else {

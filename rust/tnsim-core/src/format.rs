@@ -209,8 +209,8 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
         let mut raws: Vec<RawNeuron> = Vec::with_capacity(NEURONS);
         for _ in 0..NEURONS {
             let mut raw = [0i64; crate::params::RAW_NEURON_LEN];
-            for g in 0..AXON_TYPES {
-                raw[g] = r.i16("weights")? as i64;
+            for w in raw.iter_mut().take(AXON_TYPES) {
+                *w = r.i16("weights")? as i64;
             }
             let flags = r.u8("flags")?;
             if flags & 0x80 != 0 {
