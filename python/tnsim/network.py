@@ -57,6 +57,14 @@ def _as_coord(xy: Any, what: str = "core") -> Coord:
     return int(x), int(y)
 
 
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _fits_i64(*values: int) -> bool:
+    """Whether every value fits the engine's int64 arguments (else pyo3 raises OverflowError)."""
+    return all(_I64_MIN <= v <= _I64_MAX for v in values)
+
+
 def _bool_crossbar(crossbar: Any, where: str) -> np.ndarray:
     arr = np.asarray(crossbar)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.bool_) or np.issubdtype(arr.dtype, np.integer)
@@ -103,6 +111,10 @@ class Network:
         cx, cy = _as_coord(chips, "chips")
         if output_ports is not None and (isinstance(output_ports, bool) or not isinstance(output_ports, (int, np.integer))):
             raise TypeError(f"output_ports must be an integer or None, got {output_ports!r}")
+        if not _fits_i64(cx, cy):
+            raise _core.ConfigError(f"network: chips = ({cx}, {cy}) is out of range (at least 1 chip per side)")
+        if output_ports is not None and not _fits_i64(int(output_ports)):
+            raise _core.ConfigError(f"network: output_ports = {output_ports} is out of range")
         self._inner = _core.Network((cx, cy), None if output_ports is None else int(output_ports))
 
     @classmethod
@@ -130,17 +142,23 @@ class Network:
         """
         x, y = _as_coord(xy)
         where = f"core ({x}, {y})"
+        if not _fits_i64(x, y):
+            gx, gy = self.grid
+            raise _core.ConfigError(f"{where}: position is off the grid of {self.chips[0]}x{self.chips[1]} chips "
+                                    f"(x in 0..{gx}, y in 0..{gy})")
         cb = _bool_crossbar(crossbar, where)
         try:
-            types = as_field_array("axon_types", axon_types, (), False, count=AXONS_PER_CORE)
+            types = as_field_array("axon_types", axon_types, (), False, count=AXONS_PER_CORE, index_name="axon")
         except ValueError as e:
-            raise _core.ConfigError(f"{where}: {e}") from None
+            raise _core.ConfigError(f"{where}: {str(e).replace('Neurons field', 'field', 1)}") from None
         if neurons is None:
             neurons = Neurons()
         if not isinstance(neurons, Neurons):
             raise TypeError(f"{where}: neurons must be a tnsim.Neurons, got {type(neurons).__name__}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"{where}: seed must be an integer, got {seed!r}")
+        if not _fits_i64(int(seed)):
+            raise _core.ConfigError(f"{where}: field 'seed' = {seed} is out of range 0..={2**32 - 1}")
         self._inner.add_core(x, y, cb, np.ascontiguousarray(types), _neurons_to_raw(neurons), int(seed))
 
     # --- reading back ---------------------------------------------------------------------
@@ -173,7 +191,7 @@ class Network:
             x, y = _as_coord(xy)
         except TypeError:
             return False
-        return self._inner.core(x, y) is not None
+        return _fits_i64(x, y) and self._inner.core(x, y) is not None
 
     def __len__(self) -> int:
         return self.num_cores
@@ -181,7 +199,7 @@ class Network:
     def core(self, xy: Tuple[int, int]) -> CoreConfig:
         """The configuration of the core at ``xy`` (KeyError when none is configured)."""
         x, y = _as_coord(xy)
-        got = self._inner.core(x, y)
+        got = self._inner.core(x, y) if _fits_i64(x, y) else None
         if got is None:
             raise KeyError(f"no core is configured at ({x}, {y})")
         cb, types, raw, seed = got
@@ -191,7 +209,12 @@ class Network:
     def metadata(self) -> Dict[str, Any]:
         """JSON-serialisable metadata saved with the network (e.g. a deployment's class map)."""
         text = self._inner.metadata
-        return json.loads(text) if text else {}
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise _core.FormatError(f"network metadata is not valid JSON: {e}") from None
 
     @metadata.setter
     def metadata(self, value: Dict[str, Any]) -> None:
@@ -212,7 +235,11 @@ class Network:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Network":
-        return cls._wrap(_core.Network.from_bytes(bytes(data)))
+        try:
+            raw = bytes(memoryview(data))  # bytes-like only: bytes(5) would be five zero bytes
+        except TypeError:
+            raise TypeError(f"from_bytes needs a bytes-like object, got {type(data).__name__}") from None
+        return cls._wrap(_core.Network.from_bytes(raw))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Network):

@@ -37,15 +37,36 @@ NEURON_FIELDS: Dict[str, Tuple[Any, Tuple[int, ...], bool]] = {
 }
 
 
+def _is_big_int_array(arr: np.ndarray) -> bool:
+    """True for an object array that numpy made of Python ints too large for int64."""
+    if arr.dtype != object or arr.size == 0:
+        return False
+    return all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in arr.ravel().tolist())
+
+
+def _at(idx: Any, trailing: Tuple[int, ...], index_name: str) -> str:
+    """Where a bad value sits, for messages: 'neuron 5', 'neuron 5 axon type 2', 'axon 3'."""
+    idx = tuple(int(i) for i in idx)
+    if len(idx) == 1 + len(trailing):
+        where, rest = f"{index_name} {idx[0]}", idx[1:]
+    elif len(idx) == len(trailing):
+        where, rest = f"every {index_name}", idx
+    else:
+        return f"index {idx}"
+    return where + "".join(f" axon type {i}" for i in rest)
+
+
 def as_field_array(name: str, value: Any, trailing: Tuple[int, ...], is_bool: bool,
-                   count: int = NEURONS_PER_CORE) -> np.ndarray:
+                   count: int = NEURONS_PER_CORE, index_name: str = "neuron") -> np.ndarray:
     """Convert one field to an int64 (or bool) array of shape ``(count,) + trailing``.
 
     Scalars and arrays of shape ``trailing`` broadcast to all neurons. Raises TypeError for a
-    non-numeric dtype and ValueError (naming the field) for a wrong shape, NaN, infinity or a
-    non-integral float.
+    non-numeric dtype and ValueError (naming the field and the neuron) for a wrong shape, NaN,
+    infinity, a non-integral float, a flag other than 0/1 or a value beyond int64.
     """
     arr = np.asarray(value)
+    if _is_big_int_array(arr):
+        raise ValueError(f"Neurons field {name!r}: value out of the int64 range")
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.integer)
         or np.issubdtype(arr.dtype, np.bool_)
@@ -56,11 +77,11 @@ def as_field_array(name: str, value: Any, trailing: Tuple[int, ...], is_bool: bo
         bad = ~np.isfinite(arr)
         if bad.any():
             idx = np.argwhere(bad)[0]
-            raise ValueError(f"Neurons field {name!r}: value at index {tuple(int(i) for i in idx)} is {arr[tuple(idx)]} (NaN or infinite)")
+            raise ValueError(f"Neurons field {name!r}: {_at(idx, trailing, index_name)}: value is {arr[tuple(idx)]} (NaN or infinite)")
         frac = arr != np.round(arr)
         if frac.any():
             idx = np.argwhere(frac)[0]
-            raise ValueError(f"Neurons field {name!r}: value at index {tuple(int(i) for i in idx)} is {arr[tuple(idx)]}, not an integer")
+            raise ValueError(f"Neurons field {name!r}: {_at(idx, trailing, index_name)}: value is {arr[tuple(idx)]}, not an integer")
     target_shape = (count,) + trailing
     try:
         out = np.broadcast_to(arr, target_shape)
@@ -73,7 +94,7 @@ def as_field_array(name: str, value: Any, trailing: Tuple[int, ...], is_bool: bo
             bad = (out != 0) & (out != 1)
             if bad.any():
                 idx = np.argwhere(bad)[0]
-                raise ValueError(f"Neurons field {name!r}: value at index {tuple(int(i) for i in idx)} is {out[tuple(idx)]}, expected 0/1 or a bool")
+                raise ValueError(f"Neurons field {name!r}: {_at(idx, trailing, index_name)}: value is {out[tuple(idx)]}, expected 0/1 or a bool")
         return np.array(out, dtype=bool)
     if np.issubdtype(arr.dtype, np.floating) and np.abs(arr).max(initial=0) >= 2**62:
         raise ValueError(f"Neurons field {name!r}: value out of the int64 range")

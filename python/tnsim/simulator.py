@@ -7,7 +7,8 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _core
-from .network import Network, _as_coord
+from .network import Network, _as_coord, _fits_i64
+from .neurons import _is_big_int_array
 from .results import COUNTER_NAMES, RunResult
 
 assert tuple(_core.counter_names()) == COUNTER_NAMES, "counter names out of step with the engine"
@@ -22,6 +23,8 @@ def as_input_array(inputs: Any) -> np.ndarray:
     if inputs is None:
         return np.zeros((0, 4), dtype=np.int64)
     arr = np.asarray(inputs)
+    if _is_big_int_array(arr):
+        raise _core.InputError("inputs hold values beyond the int64 range")
     if arr.size == 0:
         return np.zeros((0, 4), dtype=np.int64)
     if not (np.issubdtype(arr.dtype, np.integer)):
@@ -44,7 +47,17 @@ def check_ticks(ticks: Any) -> int:
         raise TypeError(f"ticks must be an integer, got {ticks!r}")
     if ticks < 0:
         raise _core.InputError(f"ticks = {ticks} must be >= 0")
+    if not _fits_i64(int(ticks)):
+        raise _core.InputError(f"ticks = {ticks} is too large; split it into several run calls")
     return int(ticks)
+
+
+def check_threads(threads: Any) -> int:
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be an integer >= 0, got {threads!r}")
+    if not 0 <= threads <= 65_536:
+        raise _core.InputError(f"threads = {threads} is out of range 0..=65536 (0: one per CPU)")
+    return int(threads)
 
 
 class Simulator:
@@ -62,9 +75,7 @@ class Simulator:
     def __init__(self, network: Network, threads: int = 0) -> None:
         if not isinstance(network, Network):
             raise TypeError(f"Simulator needs a tnsim.Network, got {type(network).__name__}")
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-            raise TypeError(f"threads must be an integer >= 0, got {threads!r}")
-        self._inner = _core.Simulator(network._inner, int(threads))
+        self._inner = _core.Simulator(network._inner, check_threads(threads))
         self.network = network
 
     @property
@@ -82,7 +93,7 @@ class Simulator:
 
     @threads.setter
     def threads(self, value: int) -> None:
-        self._inner.threads = int(value)
+        self._inner.threads = check_threads(value)
 
     @property
     def eval_mode(self) -> str:
@@ -119,6 +130,8 @@ class Simulator:
     def potentials(self, xy: Tuple[int, int]) -> np.ndarray:
         """Membrane potentials of core ``xy`` now: ``(256,)`` int64."""
         x, y = _as_coord(xy)
+        if not _fits_i64(x, y):
+            raise _core.InputError(f"potentials: no core is configured at ({x}, {y})")
         return self._inner.potentials(x, y)
 
     def __repr__(self) -> str:

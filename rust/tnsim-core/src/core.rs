@@ -1,38 +1,156 @@
 //! One core's run-time state and its tick (SPEC.md section 3).
 //!
-//! [`CoreState::tick`] is the only place where neurons are updated. It has two ways of doing
-//! step 1 (synaptic integration), chosen per neuron and tick, with identical results:
-//! - the *sequential* path walks the active, connected axons in ascending order, drawing for
-//!   stochastic synapses and saturating after every event, exactly as SPEC.md reads;
-//! - the *popcount* path, for a neuron whose synapses are deterministic and whose potential
-//!   cannot reach a saturation bound during integration, counts events per axon type with
-//!   AND + popcount and adds `sum(count[G] * s[G])` at once. With no bound reachable, every
-//!   partial sum of the sequential path lies between `V + negative part` and
-//!   `V + positive part`, so saturation never triggers and the order of additions is moot.
+//! [`CoreState::tick`] is the only place where neurons are updated. The state is laid out for
+//! speed: the crossbar is stored by axon (a 256-bit row of neurons per axon), weights as one
+//! array per axon type, every other parameter in a small table of distinct *dynamics* that
+//! neurons index, and each neuron's target packed in 32 bits.
 //!
-//! [`EvalMode::Sequential`] forces the first path everywhere; it is the plain path that the
-//! fast one is tested against.
+//! A tick splits the neurons in two groups that cannot influence each other:
+//! - **deterministic** neurons (no stochastic synapse, leak or threshold) never touch the PRNG.
+//!   Their synaptic integration runs axon by axon over all of them at once: for each active
+//!   axon i in ascending order, `V[j] <- sat(V[j] + s[j][G_i])` for the neurons j it connects
+//!   to. Per neuron this is exactly SPEC's order of additions, saturation included, and the
+//!   loop over neurons is branch-free so the compiler vectorises it. Leak, threshold and
+//!   reset follow, vectorised too when all deterministic neurons share their dynamics.
+//! - **stochastic** neurons are updated one by one in ascending order, events in axon order,
+//!   drawing exactly where SPEC.md section 4 says ([`update_neuron_sequential`]).
+//!
+//! [`EvalMode::Sequential`] treats every neuron as stochastic (the sequential function handles
+//! both kinds): that plain path is what the fast one is tested against.
+//!
+//! A deterministic core that received nothing and changed nothing in its last tick is *quiet*:
+//! with no input its next tick would change nothing either (its update is a fixed function of
+//! its state), so it is skipped until an axon becomes active.
 
 use crate::counters::Counters;
-use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, NEURONS, SLOTS, V_MAX, V_MIN};
+use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP_SIDE, NEURONS, SLOTS, V_MAX, V_MIN};
 use crate::prng::Xorshift32;
 
-/// How step 1 is evaluated. Results are identical; only speed differs.
+/// How neurons are evaluated. Results are identical; only speed differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EvalMode {
-    /// Popcount where provably exact, sequential elsewhere.
+    /// Vectorised where exact, sequential elsewhere, quiet cores skipped.
     #[default]
     Fast,
-    /// Sequential everywhere (the plain reading of SPEC.md).
+    /// Every neuron sequentially, no skipping (the plain reading of SPEC.md).
     Sequential,
 }
 
-/// Where a neuron's spikes go, resolved to a core index when the simulator is built.
+/// Every neuron parameter except the weights, the initial potential and the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dynamics {
+    pub leak: i32,
+    pub threshold: i32,
+    pub negative_threshold: i32,
+    pub reset_value: i32,
+    /// 2^M - 1.
+    pub mask: i32,
+    pub mask_bits: u8,
+    pub reset_mode: ResetMode,
+    pub stochastic_weights: [bool; AXON_TYPES],
+    pub stochastic_leak: bool,
+    pub leak_reversal: bool,
+    pub negative_saturation: bool,
+}
+
+impl Dynamics {
+    fn of(n: &NeuronParams) -> Self {
+        Self {
+            leak: n.leak,
+            threshold: n.threshold,
+            negative_threshold: n.negative_threshold,
+            reset_value: n.reset_value,
+            mask: (1i32 << n.threshold_mask_bits) - 1,
+            mask_bits: n.threshold_mask_bits,
+            reset_mode: n.reset_mode,
+            stochastic_weights: n.stochastic_weights,
+            stochastic_leak: n.stochastic_leak,
+            leak_reversal: n.leak_reversal,
+            negative_saturation: n.negative_saturation,
+        }
+    }
+
+    /// Whether a neuron with these dynamics ever draws a random number.
+    pub fn draws(&self) -> bool {
+        self.stochastic_leak || self.mask_bits > 0 || self.stochastic_weights.iter().any(|&b| b)
+    }
+}
+
+/// Per-type weights, one array of 256 neurons per axon type; 8-bit when every weight fits.
+#[derive(Debug, Clone)]
+enum Weights {
+    Narrow(Box<[[i8; NEURONS]; AXON_TYPES]>),
+    Wide(Box<[[i16; NEURONS]; AXON_TYPES]>),
+}
+
+impl Weights {
+    #[inline(always)]
+    fn get(&self, g: usize, j: usize) -> i32 {
+        match self {
+            Weights::Narrow(w) => w[g][j] as i32,
+            Weights::Wide(w) => w[g][j] as i32,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Weights::Narrow(_) => AXON_TYPES * NEURONS,
+            Weights::Wide(_) => AXON_TYPES * NEURONS * 2,
+        }
+    }
+}
+
+/// A neuron's target packed in 32 bits (see [`Route::pack`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     None,
-    Axon { core: u32, axon: u8, delay: u8, hops: u32, chip_crossings: u32 },
+    Axon { dx: i32, dy: i32, axon: u8, delay: u8 },
     Output { port: u32 },
+}
+
+impl Route {
+    const KIND_AXON: u32 = 1 << 30;
+    const KIND_PORT: u32 = 2 << 30;
+
+    /// bits 30-31 kind (0 none, 1 axon, 2 port); axon: dx + 256 in bits 0-8, dy + 256 in
+    /// 9-17, axon in 18-25, delay in 26-29; port: the port in bits 0-29.
+    pub fn pack(self) -> u32 {
+        match self {
+            Route::None => 0,
+            Route::Axon { dx, dy, axon, delay } => {
+                Self::KIND_AXON
+                    | (dx + 256) as u32
+                    | ((dy + 256) as u32) << 9
+                    | (axon as u32) << 18
+                    | (delay as u32) << 26
+            }
+            Route::Output { port } => Self::KIND_PORT | port,
+        }
+    }
+
+    #[inline(always)]
+    pub fn unpack(p: u32) -> Self {
+        match p & (3 << 30) {
+            Self::KIND_AXON => Route::Axon {
+                dx: (p & 0x1FF) as i32 - 256,
+                dy: ((p >> 9) & 0x1FF) as i32 - 256,
+                axon: (p >> 18) as u8,
+                delay: ((p >> 26) & 0xF) as u8,
+            },
+            Self::KIND_PORT => Route::Output { port: p & 0x3FFF_FFFF },
+            _ => Route::None,
+        }
+    }
+
+    pub fn of(n: &NeuronParams) -> Self {
+        if n.has_axon_target() {
+            Route::Axon { dx: n.target_dx, dy: n.target_dy, axon: n.target_axon as u8, delay: n.target_delay }
+        } else if n.output_port >= 0 {
+            Route::Output { port: n.output_port as u32 }
+        } else {
+            Route::None
+        }
+    }
 }
 
 /// A spike on its way into a target core's scheduler.
@@ -41,6 +159,11 @@ pub struct Delivery {
     pub core: u32,
     pub axon: u8,
     pub slot: u8,
+}
+
+/// Finds the index of the core at a grid position (built once per simulator, read-only).
+pub trait CoreLookup: Sync {
+    fn index_of(&self, x: u32, y: u32) -> u32;
 }
 
 /// What one core produced in its last tick (buffers are reused between ticks).
@@ -59,178 +182,261 @@ fn sat(v: i32) -> i32 {
 }
 
 #[inline(always)]
-fn and4(a: &[u64; 4], b: &[u64; 4]) -> [u64; 4] {
-    [a[0] & b[0], a[1] & b[1], a[2] & b[2], a[3] & b[3]]
+fn bit(words: &[u64; 4], i: usize) -> bool {
+    words[i / 64] >> (i % 64) & 1 == 1
 }
 
-#[inline(always)]
-fn popcount4(a: &[u64; 4]) -> u32 {
-    a[0].count_ones() + a[1].count_ones() + a[2].count_ones() + a[3].count_ones()
-}
-
-/// A core while it runs: configuration laid out for speed, potentials, scheduler and PRNG.
+/// A core while it runs.
 #[derive(Debug, Clone)]
 pub struct CoreState {
     pub x: u32,
     pub y: u32,
-    columns: Box<[[u64; 4]; NEURONS]>,
+    /// `rows[i]`: bit j set when axon i connects to neuron j.
+    rows: Box<[[u64; 4]; AXONS]>,
     /// `type_masks[G]`: bit i set when axon i has type G.
     type_masks: [[u64; 4]; AXON_TYPES],
-    axon_types: [u8; AXONS],
-    neurons: Box<[NeuronParams; NEURONS]>,
-    routes: Box<[Route; NEURONS]>,
+    weights: Weights,
+    /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
+    /// when all neurons share `dynamics[0]`).
+    dynamics: Vec<Dynamics>,
+    dynamics_index: Vec<u8>,
+    routes: Box<[u32; NEURONS]>,
+    /// Bit j set when neuron j draws random numbers (is updated sequentially).
+    stochastic: [u64; 4],
     /// Membrane potentials.
     pub potentials: Box<[i32; NEURONS]>,
     /// The scheduler: slot t mod 16 holds the axons to integrate at tick t.
     pub scheduler: [[u64; 4]; SLOTS],
     pub prng: Xorshift32,
+    /// Nothing happened in the last tick and nothing will until an axon is active.
+    quiet: bool,
     pub out: TickOutput,
 }
 
 impl CoreState {
-    pub fn new(x: u32, y: u32, cfg: &CoreConfig, routes: Box<[Route; NEURONS]>) -> Self {
+    pub fn new(x: u32, y: u32, cfg: &CoreConfig) -> Self {
+        let mut rows = Box::new([[0u64; 4]; AXONS]);
+        for (j, col) in cfg.columns.iter().enumerate() {
+            for (i, row) in rows.iter_mut().enumerate() {
+                if bit(col, i) {
+                    row[j / 64] |= 1 << (j % 64);
+                }
+            }
+        }
         let mut type_masks = [[0u64; 4]; AXON_TYPES];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
             type_masks[t as usize][i / 64] |= 1 << (i % 64);
         }
+        let narrow = cfg.neurons.iter().all(|n| n.weights.iter().all(|&w| (-128..=127).contains(&w)));
+        let weights = if narrow {
+            let mut w = Box::new([[0i8; NEURONS]; AXON_TYPES]);
+            for (j, n) in cfg.neurons.iter().enumerate() {
+                for g in 0..AXON_TYPES {
+                    w[g][j] = n.weights[g] as i8;
+                }
+            }
+            Weights::Narrow(w)
+        } else {
+            let mut w = Box::new([[0i16; NEURONS]; AXON_TYPES]);
+            for (j, n) in cfg.neurons.iter().enumerate() {
+                for g in 0..AXON_TYPES {
+                    w[g][j] = n.weights[g] as i16;
+                }
+            }
+            Weights::Wide(w)
+        };
+        let mut dynamics: Vec<Dynamics> = Vec::new();
+        let mut dynamics_index = Vec::with_capacity(NEURONS);
+        let mut stochastic = [0u64; 4];
+        let mut routes = Box::new([0u32; NEURONS]);
         let mut potentials = Box::new([0i32; NEURONS]);
-        for (v, n) in potentials.iter_mut().zip(cfg.neurons.iter()) {
-            *v = n.initial_potential;
+        for (j, n) in cfg.neurons.iter().enumerate() {
+            let d = Dynamics::of(n);
+            let k = match dynamics.iter().position(|e| *e == d) {
+                Some(k) => k,
+                None => {
+                    dynamics.push(d);
+                    dynamics.len() - 1
+                }
+            };
+            dynamics_index.push(k as u8);
+            if d.draws() {
+                stochastic[j / 64] |= 1 << (j % 64);
+            }
+            routes[j] = Route::of(n).pack();
+            potentials[j] = n.initial_potential;
         }
+        if dynamics.len() == 1 {
+            dynamics_index = Vec::new();
+        }
+        dynamics.shrink_to_fit();
         Self {
             x,
             y,
-            columns: cfg.columns.clone(),
+            rows,
             type_masks,
-            axon_types: cfg.axon_types,
-            neurons: cfg.neurons.clone(),
+            weights,
+            dynamics,
+            dynamics_index,
             routes,
+            stochastic,
             potentials,
             scheduler: [[0; 4]; SLOTS],
             prng: Xorshift32::new(cfg.seed),
+            quiet: false,
             out: TickOutput::default(),
         }
     }
 
-    /// Set an axon's bit in the slot of tick `tick` (OR: a bit already set stays set).
+    /// Bytes this core's state occupies (its struct and everything it owns), for reports.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + AXONS * 32
+            + self.weights.bytes()
+            + self.dynamics.capacity() * std::mem::size_of::<Dynamics>()
+            + self.dynamics_index.capacity()
+            + NEURONS * 4 // routes
+            + NEURONS * 4 // potentials
+            + self.out.deliveries.capacity() * std::mem::size_of::<Delivery>()
+            + self.out.output_ports.capacity() * 4
+            + self.out.fired.capacity()
+    }
+
+    #[inline(always)]
+    fn dynamics_of(&self, j: usize) -> &Dynamics {
+        if self.dynamics_index.is_empty() {
+            &self.dynamics[0]
+        } else {
+            &self.dynamics[self.dynamics_index[j] as usize]
+        }
+    }
+
+    #[inline(always)]
+    fn axon_type(&self, i: usize) -> usize {
+        (0..AXON_TYPES).find(|&g| bit(&self.type_masks[g], i)).unwrap_or(0)
+    }
+
+    /// Set an axon's bit in a scheduler slot (OR: a bit already set stays set).
     #[inline]
     pub fn schedule(&mut self, slot: usize, axon: usize) {
+        // A quiet core stays quiet: `quiet` is about its state, and this only affects the
+        // tick of `slot`, which is checked for input when it comes.
         self.scheduler[slot][axon / 64] |= 1 << (axon % 64);
     }
 
     /// Run tick `t` of this core: update all 256 neurons from slot `t mod 16`, collect the
     /// spikes in `self.out`, then clear the slot. Consumes one tick of simulated time.
-    pub fn tick(&mut self, t: u64, record_spikes: bool, mode: EvalMode) {
+    pub fn tick(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
         let slot = (t % SLOTS as u64) as usize;
         let active = self.scheduler[slot];
-        let any_active = active != [0; 4];
-        let out = &mut self.out;
-        out.deliveries.clear();
-        out.output_ports.clear();
-        out.fired.clear();
+        self.scheduler[slot] = [0; 4];
+        self.out.deliveries.clear();
+        self.out.output_ports.clear();
+        self.out.fired.clear();
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
-        let mut prng = self.prng;
+        let no_input = active == [0; 4];
+        if mode == EvalMode::Fast && no_input && self.quiet {
+            self.out.counters = c;
+            return;
+        }
 
-        for j in 0..NEURONS {
-            let n = &self.neurons[j];
-            let mut v = self.potentials[j];
+        // Active axons, ascending, with their types; synaptic events of all neurons.
+        let mut active_axons = [(0u8, 0u8); AXONS];
+        let mut n_active = 0;
+        for (k, &word) in active.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                let i = k * 64 + w.trailing_zeros() as usize;
+                w &= w - 1;
+                active_axons[n_active] = (i as u8, self.axon_type(i) as u8);
+                n_active += 1;
+                c.synaptic_events += self.rows[i].iter().map(|r| r.count_ones() as u64).sum::<u64>();
+            }
+        }
+        let active_axons = &active_axons[..n_active];
 
-            // 1. Synaptic integration.
-            if any_active {
-                let events = and4(&self.columns[j], &active);
-                if events != [0; 4] {
-                    let stochastic = n.stochastic_weights;
-                    let mut counts = [0i32; AXON_TYPES];
-                    for g in 0..AXON_TYPES {
-                        counts[g] = popcount4(&and4(&events, &self.type_masks[g])) as i32;
-                        c.synaptic_events += counts[g] as u64;
-                        if stochastic[g] {
-                            c.stochastic_synaptic_events += counts[g] as u64;
-                        }
-                    }
-                    let mut done = false;
-                    if mode == EvalMode::Fast && !stochastic.iter().any(|&b| b) {
-                        let (mut pos, mut neg) = (0i32, 0i32);
-                        for (&count, &weight) in counts.iter().zip(&n.weights) {
-                            let d = count * weight;
-                            if d > 0 {
-                                pos += d;
-                            } else {
-                                neg += d;
-                            }
-                        }
-                        if v + pos <= V_MAX && v + neg >= V_MIN {
-                            v += pos + neg;
-                            done = true;
-                        }
-                    }
-                    if !done {
-                        v = integrate_sequential(v, n, &events, &self.axon_types, &mut prng);
-                    }
+        let sequential_all = mode == EvalMode::Sequential;
+        let seq_mask = if sequential_all { [!0u64; 4] } else { self.stochastic };
+        let mut spikes = [0u64; 4];
+        let mut changed = false;
+
+        if !sequential_all && seq_mask != [!0u64; 4] {
+            // Deterministic neurons, all at once.
+            let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
+            for &(i, g) in active_axons {
+                let r = &self.rows[i as usize];
+                let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
+                match &self.weights {
+                    Weights::Narrow(w) => integrate_axon(&mut self.potentials, &lanes, &w[g as usize]),
+                    Weights::Wide(w) => integrate_axon(&mut self.potentials, &lanes, &w[g as usize]),
                 }
             }
-
-            // 2. Leak (with leak reversal and anti-ringing).
-            let omega = if n.leak_reversal { v.signum() } else { 1 };
-            let before = v;
-            if n.stochastic_leak {
-                let rho = prng.draw_u8();
-                if n.leak.abs() >= rho {
-                    v = sat(v + omega * n.leak.signum());
-                }
+            if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
+                changed = dynamics_uniform(&mut self.potentials, &self.dynamics[0], &mut spikes);
             } else {
-                v = sat(v + omega * n.leak);
-            }
-            if n.leak_reversal && ((before > 0 && v < 0) || (before < 0 && v > 0)) {
-                v = 0;
-            }
-
-            // 3. Threshold noise.
-            let mask = (1i32 << n.threshold_mask_bits) - 1;
-            let eta = if n.threshold_mask_bits > 0 { (prng.next_u32() & 0x3_FFFF) as i32 & mask } else { 0 };
-
-            // 4. Positive threshold; 5. negative threshold (only without a spike).
-            let spiked = v >= n.threshold + eta;
-            if spiked {
-                match n.reset_mode {
-                    ResetMode::Normal => v = n.reset_value,
-                    ResetMode::Linear => v = sat(v - (n.threshold + eta)),
-                    ResetMode::NonReset => {}
-                }
-            } else if n.negative_saturation {
-                if v < -n.negative_threshold {
-                    v = -n.negative_threshold;
-                }
-            } else if v < -(n.negative_threshold + eta) {
-                match n.reset_mode {
-                    ResetMode::Normal => v = -n.reset_value,
-                    ResetMode::Linear => v = sat(v + n.negative_threshold + eta),
-                    ResetMode::NonReset => {}
+                for j in 0..NEURONS {
+                    if bit(&seq_mask, j) {
+                        continue;
+                    }
+                    let d = *self.dynamics_of(j);
+                    let v0 = self.potentials[j];
+                    let (v, spiked) = leak_and_threshold(v0, &d, 0);
+                    self.potentials[j] = v;
+                    changed |= v != v0;
+                    spikes[j / 64] |= (spiked as u64) << (j % 64);
                 }
             }
+        }
 
-            // 6. Non-reset ceiling.
-            if n.reset_mode == ResetMode::NonReset {
-                v = v.min(n.threshold + mask);
+        if seq_mask != [0; 4] {
+            let mut prng = self.prng;
+            for (k, &word) in seq_mask.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let j = k * 64 + w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    let d = *self.dynamics_of(j);
+                    let v0 = self.potentials[j];
+                    let (v, spiked, stochastic_events) =
+                        update_neuron_sequential(v0, j, &d, &self.weights, &self.rows, active_axons, &mut prng);
+                    c.stochastic_synaptic_events += stochastic_events;
+                    self.potentials[j] = v;
+                    changed |= v != v0;
+                    spikes[k] |= (spiked as u64) << (j % 64);
+                }
             }
-            self.potentials[j] = v;
+            changed |= prng != self.prng;
+            self.prng = prng;
+        }
 
-            // 7. Send the spike.
-            if spiked {
+        // Send the spikes, in neuron order.
+        for (k, &word) in spikes.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                let j = k * 64 + w.trailing_zeros() as usize;
+                w &= w - 1;
                 c.spikes += 1;
                 if record_spikes {
-                    out.fired.push(j as u8);
+                    self.out.fired.push(j as u8);
                 }
-                match self.routes[j] {
+                match Route::unpack(self.routes[j]) {
                     Route::None => {}
-                    Route::Axon { core, axon, delay, hops, chip_crossings } => {
-                        out.deliveries.push(Delivery { core, axon, slot: ((t + delay as u64) % SLOTS as u64) as u8 });
+                    Route::Axon { dx, dy, axon, delay } => {
+                        let tx = (self.x as i32 + dx) as u32;
+                        let ty = (self.y as i32 + dy) as u32;
+                        self.out.deliveries.push(Delivery {
+                            core: lookup.index_of(tx, ty),
+                            axon,
+                            slot: ((t + delay as u64) % SLOTS as u64) as u8,
+                        });
                         c.spikes_delivered += 1;
-                        c.hops += hops as u64;
-                        c.chip_crossings += chip_crossings as u64;
+                        c.hops += dx.unsigned_abs() as u64 + dy.unsigned_abs() as u64;
+                        // Dimension-ordered: along x at row y, then along y at column tx.
+                        c.chip_crossings += (self.x / CHIP_SIDE).abs_diff(tx / CHIP_SIDE) as u64
+                            + (self.y / CHIP_SIDE).abs_diff(ty / CHIP_SIDE) as u64;
                     }
                     Route::Output { port } => {
-                        out.output_ports.push(port);
+                        self.out.output_ports.push(port);
                         c.output_spikes += 1;
                     }
                 }
@@ -238,32 +444,153 @@ impl CoreState {
         }
 
         c.active_cores = (c.synaptic_events > 0 || c.spikes > 0) as u64;
-        out.counters = c;
-        self.prng = prng;
-        self.scheduler[slot] = [0; 4];
+        self.quiet = no_input && c.spikes == 0 && !changed;
+        self.out.counters = c;
     }
 }
 
-/// Step 1 as SPEC.md reads: events in ascending axon order, a draw per stochastic event,
-/// saturation after each addition.
-#[inline(never)]
-fn integrate_sequential(mut v: i32, n: &NeuronParams, events: &[u64; 4], types: &[u8; AXONS], prng: &mut Xorshift32) -> i32 {
-    for (k, &word) in events.iter().enumerate() {
-        let mut w = word;
-        while w != 0 {
-            let i = k * 64 + w.trailing_zeros() as usize;
-            w &= w - 1;
-            let g = types[i] as usize;
-            let s = n.weights[g];
-            if n.stochastic_weights[g] {
-                let rho = prng.draw_u8();
-                if s.abs() >= rho {
-                    v = sat(v + s.signum());
-                }
-            } else {
-                v = sat(v + s);
-            }
+/// `V[j] <- sat(V[j] + w[j])` for every neuron j whose bit is set in `lanes`, branch-free.
+#[inline(always)]
+fn integrate_axon<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], lanes: &[u64; 4], w: &[W; NEURONS]) {
+    for (k, &word) in lanes.iter().enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let base = k * 64;
+        let vs = &mut v[base..base + 64];
+        let ws = &w[base..base + 64];
+        for l in 0..64 {
+            let on = ((word >> l) & 1) as i32;
+            let add = ws[l].into() & on.wrapping_neg();
+            vs[l] = (vs[l] + add).clamp(V_MIN, V_MAX);
         }
     }
-    v
+}
+
+/// Leak, threshold, reset, negative threshold and ceiling (SPEC steps 2-6) of a neuron that
+/// does not draw, for all neurons sharing `d`, branch-free. Returns whether any V changed.
+fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4]) -> bool {
+    let mut changed = false;
+    for (k, word) in spikes.iter_mut().enumerate() {
+        let vs = &mut v[k * 64..k * 64 + 64];
+        let mut bits = 0u64;
+        for (l, slot) in vs.iter_mut().enumerate() {
+            let v0 = *slot;
+            let (nv, spiked) = leak_and_threshold(v0, d, 0);
+            changed |= nv != v0;
+            bits |= (spiked as u64) << l;
+            *slot = nv;
+        }
+        *word = bits;
+    }
+    changed
+}
+
+/// SPEC steps 2 and 4-6 for a deterministic leak, with threshold noise `eta` already drawn.
+#[inline(always)]
+fn leak_and_threshold(mut v: i32, d: &Dynamics, eta: i32) -> (i32, bool) {
+    let omega = if d.leak_reversal { v.signum() } else { 1 };
+    let before = v;
+    v = sat(v + omega * d.leak);
+    if d.leak_reversal && ((before > 0 && v < 0) || (before < 0 && v > 0)) {
+        v = 0;
+    }
+    threshold_and_reset(v, d, eta)
+}
+
+/// SPEC steps 4-6.
+#[inline(always)]
+fn threshold_and_reset(mut v: i32, d: &Dynamics, eta: i32) -> (i32, bool) {
+    let spiked = v >= d.threshold + eta;
+    if spiked {
+        match d.reset_mode {
+            ResetMode::Normal => v = d.reset_value,
+            ResetMode::Linear => v = sat(v - (d.threshold + eta)),
+            ResetMode::NonReset => {}
+        }
+    } else if d.negative_saturation {
+        if v < -d.negative_threshold {
+            v = -d.negative_threshold;
+        }
+    } else if v < -(d.negative_threshold + eta) {
+        match d.reset_mode {
+            ResetMode::Normal => v = -d.reset_value,
+            ResetMode::Linear => v = sat(v + d.negative_threshold + eta),
+            ResetMode::NonReset => {}
+        }
+    }
+    if d.reset_mode == ResetMode::NonReset {
+        v = v.min(d.threshold + d.mask);
+    }
+    (v, spiked)
+}
+
+/// One neuron's whole tick as SPEC.md reads (steps 1-6): synaptic events in axon order with a
+/// draw per stochastic event, then the leak (drawing if stochastic), then threshold noise.
+/// Returns (V, spiked, stochastic synaptic events).
+#[inline(never)]
+fn update_neuron_sequential(
+    mut v: i32,
+    j: usize,
+    d: &Dynamics,
+    weights: &Weights,
+    rows: &[[u64; 4]; AXONS],
+    active_axons: &[(u8, u8)],
+    prng: &mut Xorshift32,
+) -> (i32, bool, u64) {
+    let mut stochastic_events = 0;
+    // 1. Synaptic integration.
+    for &(i, g) in active_axons {
+        if !bit(&rows[i as usize], j) {
+            continue;
+        }
+        let g = g as usize;
+        let s = weights.get(g, j);
+        if d.stochastic_weights[g] {
+            stochastic_events += 1;
+            let rho = prng.draw_u8();
+            if s.abs() >= rho {
+                v = sat(v + s.signum());
+            }
+        } else {
+            v = sat(v + s);
+        }
+    }
+    // 2. Leak (with leak reversal and anti-ringing).
+    let omega = if d.leak_reversal { v.signum() } else { 1 };
+    let before = v;
+    if d.stochastic_leak {
+        let rho = prng.draw_u8();
+        if d.leak.abs() >= rho {
+            v = sat(v + omega * d.leak.signum());
+        }
+    } else {
+        v = sat(v + omega * d.leak);
+    }
+    if d.leak_reversal && ((before > 0 && v < 0) || (before < 0 && v > 0)) {
+        v = 0;
+    }
+    // 3. Threshold noise.
+    let eta = if d.mask_bits > 0 { (prng.next_u32() & 0x3_FFFF) as i32 & d.mask } else { 0 };
+    // 4-6.
+    let (v, spiked) = threshold_and_reset(v, d, eta);
+    (v, spiked, stochastic_events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_packing_round_trips() {
+        for r in [
+            Route::None,
+            Route::Axon { dx: -256, dy: 255, axon: 255, delay: 15 },
+            Route::Axon { dx: 0, dy: -1, axon: 0, delay: 1 },
+            Route::Output { port: 65_535 },
+            Route::Output { port: 0 },
+        ] {
+            assert_eq!(Route::unpack(r.pack()), r);
+        }
+    }
 }

@@ -46,9 +46,19 @@ pub enum Error {
     /// A corrupt, truncated or wrong-version file.
     #[error("{0}")]
     Format(String),
-    /// An I/O failure while reading or writing a file.
+    /// An I/O failure while reading or writing a file; `errno` is the OS error code, if any.
     #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    Io { path: String, message: String, errno: Option<i32> },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, e: &std::io::Error) -> Self {
+        let message = e.to_string();
+        // Drop the " (os error N)" suffix: the code is kept in `errno`.
+        let message = message.rsplit_once(" (os error ").map_or(message.clone(), |(head, _)| head.to_string());
+        Error::Io { path: path.display().to_string(), message, errno: e.raw_os_error() }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -177,10 +177,11 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
     let cx = r.u32("chips_x")?;
     let cy = r.u32("chips_y")?;
     let ports = r.i64("output_ports")?;
-    let mut net = Network::new((cx as i64, cy as i64), (ports >= 0).then_some(ports))?;
     if ports < -1 {
         return Err(Error::Format(format!("network file: output_ports = {ports} is invalid")));
     }
+    let mut net = Network::new((cx as i64, cy as i64), (ports >= 0).then_some(ports))
+        .map_err(|e| Error::Format(format!("network file: {e}")))?;
     let meta_len = r.u32("metadata length")? as usize;
     if meta_len > METADATA_MAX {
         return Err(Error::Format(format!("network file: metadata of {meta_len} bytes exceeds {METADATA_MAX}")));
@@ -247,9 +248,13 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
 
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), message: e.to_string() };
+    let io = |e: std::io::Error| Error::io(path, &e);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::Io { path: path.display().to_string(), message: "not a file path".into() })?;
+    let name = path.file_name().ok_or_else(|| Error::Io {
+        path: path.display().to_string(),
+        message: "not a file path".into(),
+        errno: None,
+    })?;
     let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -268,7 +273,7 @@ pub fn save_network(net: &Network, path: &Path) -> Result<()> {
 }
 
 pub fn load_network(path: &Path) -> Result<Network> {
-    let data = std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), message: e.to_string() })?;
+    let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
     network_from_bytes(&data)
 }
 

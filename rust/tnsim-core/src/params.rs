@@ -29,7 +29,7 @@ pub const OUTPUT_PORT_MAX: i64 = 65_535;
 pub const CHIPS_PER_SIDE_MAX: u32 = 256;
 
 /// Reset behaviour after a spike (gamma of SPEC.md section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
 pub enum ResetMode {
     /// V <- R (and V <- -R at the negative threshold).

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::core::{CoreState, EvalMode, Route};
+use crate::core::{CoreLookup, CoreState, EvalMode};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::params::{AXONS, CHIP_SIDE, NEURONS, SLOTS};
+use crate::params::{AXONS, NEURONS, SLOTS};
 
 /// A spike injected by the host: integrated by axon `axon` of core (x, y) at tick `tick`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ struct Pool {
 
 pub struct Simulator {
     cores: Vec<CoreState>,
-    index: HashMap<(u32, u32), u32>,
+    grid: GridIndex,
     output_ports: u32,
     tick: u64,
     threads: usize,
@@ -71,40 +71,79 @@ pub struct Simulator {
     mode: EvalMode,
 }
 
-/// Chip boundaries crossed going from coordinate a to b along one axis.
-fn chip_boundaries(a: u32, b: u32) -> u32 {
-    (a / CHIP_SIDE).abs_diff(b / CHIP_SIDE)
+/// Core index by grid position: a dense table over the bounding box of the configured cores
+/// when that is small enough, else a hash map.
+enum GridIndex {
+    Dense { x0: u32, y0: u32, width: u32, height: u32, table: Vec<u32> },
+    Sparse(HashMap<(u32, u32), u32>),
+}
+
+/// Largest dense table (entries); beyond it the index is a hash map.
+const DENSE_INDEX_MAX: u64 = 1 << 24;
+
+impl GridIndex {
+    fn new(network: &Network) -> Self {
+        let coords: Vec<(u32, u32)> = network.coordinates().collect();
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+        for &(x, y) in &coords {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+        if coords.is_empty() {
+            return GridIndex::Sparse(HashMap::new());
+        }
+        let (width, height) = (x1 - x0 + 1, y1 - y0 + 1);
+        if width as u64 * height as u64 <= DENSE_INDEX_MAX {
+            let mut table = vec![u32::MAX; (width * height) as usize];
+            for (i, &(x, y)) in coords.iter().enumerate() {
+                table[((y - y0) * width + (x - x0)) as usize] = i as u32;
+            }
+            GridIndex::Dense { x0, y0, width, height, table }
+        } else {
+            GridIndex::Sparse(coords.iter().enumerate().map(|(i, &xy)| (xy, i as u32)).collect())
+        }
+    }
+
+    fn get(&self, x: u32, y: u32) -> Option<u32> {
+        match self {
+            GridIndex::Dense { x0, y0, width, height, table } => {
+                let (dx, dy) = (x.wrapping_sub(*x0), y.wrapping_sub(*y0));
+                if dx >= *width || dy >= *height {
+                    return None;
+                }
+                Some(table[(dy * width + dx) as usize]).filter(|&i| i != u32::MAX)
+            }
+            GridIndex::Sparse(map) => map.get(&(x, y)).copied(),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            GridIndex::Dense { table, .. } => table.capacity() * 4,
+            GridIndex::Sparse(map) => map.capacity() * 16,
+        }
+    }
+}
+
+impl CoreLookup for GridIndex {
+    #[inline]
+    fn index_of(&self, x: u32, y: u32) -> u32 {
+        // Targets were validated when the simulator was built, so this always finds a core.
+        self.get(x, y).unwrap_or(u32::MAX)
+    }
 }
 
 impl Simulator {
     /// Build a simulator at tick 0. `threads`: 0 = one per available CPU, 1 = serial.
     pub fn new(network: &Network, threads: usize) -> Result<Self> {
         network.validate()?;
-        let index: HashMap<(u32, u32), u32> =
-            network.coordinates().enumerate().map(|(i, xy)| (xy, i as u32)).collect();
-        let mut cores = Vec::with_capacity(network.num_cores());
-        for (&(x, y), cfg) in network.cores() {
-            let mut routes = Box::new([Route::None; NEURONS]);
-            for (j, n) in cfg.neurons.iter().enumerate() {
-                routes[j] = if n.has_axon_target() {
-                    let (tx, ty) = ((x as i64 + n.target_dx as i64) as u32, (y as i64 + n.target_dy as i64) as u32);
-                    Route::Axon {
-                        core: index[&(tx, ty)],
-                        axon: n.target_axon as u8,
-                        delay: n.target_delay,
-                        hops: n.target_dx.unsigned_abs() + n.target_dy.unsigned_abs(),
-                        // Dimension-ordered: along x at row y, then along y at column tx.
-                        chip_crossings: chip_boundaries(x, tx) + chip_boundaries(y, ty),
-                    }
-                } else if n.output_port >= 0 {
-                    Route::Output { port: n.output_port as u32 }
-                } else {
-                    Route::None
-                };
-            }
-            cores.push(CoreState::new(x, y, cfg, routes));
-        }
-        Ok(Self { cores, index, output_ports: network.output_ports(), tick: 0, threads, pool: None, mode: EvalMode::Fast })
+        let grid = GridIndex::new(network);
+        let cores: Vec<CoreState> = network.cores().map(|(&(x, y), cfg)| CoreState::new(x, y, cfg)).collect();
+        Ok(Self { cores, grid, output_ports: network.output_ports(), tick: 0, threads, pool: None, mode: EvalMode::Fast })
+    }
+
+    /// Bytes of simulation state per configured core (core state and its share of the index).
+    pub fn memory_bytes(&self) -> usize {
+        self.cores.iter().map(CoreState::memory_bytes).sum::<usize>() + self.grid.memory_bytes()
     }
 
     /// The next tick to run (ticks already run).
@@ -142,7 +181,7 @@ impl Simulator {
         if x < 0 || y < 0 || x > u32::MAX as i64 || y > u32::MAX as i64 {
             return None;
         }
-        self.index.get(&(x as u32, y as u32)).map(|&i| i as usize)
+        self.grid.get(x as u32, y as u32).map(|i| i as usize)
     }
 
     /// Membrane potentials of core (x, y) now.
@@ -246,10 +285,11 @@ impl Simulator {
             }
 
             // Phase 1: compute.
+            let grid = &self.grid;
             if parallel {
-                self.cores.par_iter_mut().with_min_len(4).for_each(|c| c.tick(t, record, mode));
+                self.cores.par_iter_mut().with_min_len(8).for_each(|c| c.tick(t, record, mode, grid));
             } else {
-                self.cores.iter_mut().for_each(|c| c.tick(t, record, mode));
+                self.cores.iter_mut().for_each(|c| c.tick(t, record, mode, grid));
             }
 
             // Phase 2: route, record, count.

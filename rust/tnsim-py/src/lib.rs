@@ -28,7 +28,19 @@ fn to_py_err(e: Error) -> PyErr {
         Error::OutOfRange { .. } | Error::AxonOutOfRange { .. } | Error::Config(_) => ConfigError::new_err(msg),
         Error::Input(_) => InputError::new_err(msg),
         Error::Format(_) => FormatError::new_err(msg),
-        Error::Io { .. } => PyOSError::new_err(msg),
+        // OSError(errno, strerror, filename): Python picks the subclass from errno
+        // (FileNotFoundError, IsADirectoryError, PermissionError...).
+        Error::Io { path, message, errno: Some(code) } => PyOSError::new_err((code, message, path)),
+        Error::Io { errno: None, .. } => PyOSError::new_err(msg),
+    }
+}
+
+/// Errors of reading a network file: anything but an I/O failure means the file is bad, so a
+/// value the engine rejects while reading (chips, output ports...) is a FormatError too.
+fn to_py_file_err(e: Error) -> PyErr {
+    match e {
+        Error::Io { .. } | Error::Format(_) => to_py_err(e),
+        other => FormatError::new_err(format!("network file: {other}")),
     }
 }
 
@@ -154,7 +166,7 @@ impl PyNetwork {
 
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| format::load_network(&path)).map_err(to_py_err)?;
+        let inner = py.detach(|| format::load_network(&path)).map_err(to_py_file_err)?;
         Ok(Self { inner })
     }
 
@@ -164,7 +176,7 @@ impl PyNetwork {
 
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(Self { inner: format::network_from_bytes(data).map_err(to_py_err)? })
+        Ok(Self { inner: format::network_from_bytes(data).map_err(to_py_file_err)? })
     }
 
     fn __eq__(&self, other: &Self) -> bool {
