@@ -104,6 +104,20 @@ class Simulator:
     def eval_mode(self, mode: str) -> None:
         self._inner.eval_mode = mode
 
+    @property
+    def isa(self) -> str:
+        """Instruction set the engine's inner loops use: ``"baseline"``, ``"avx2"`` or
+        ``"avx512"`` (detected at start; set a narrower one to compare; same results)."""
+        return str(self._inner.isa)
+
+    @isa.setter
+    def isa(self, name: str) -> None:
+        self._inner.isa = name
+
+    def memory_bytes(self) -> int:
+        """Bytes of simulation state: every core's state and the core index."""
+        return int(self._inner.memory_bytes())
+
     def run(self, ticks: int, inputs: Any = None, record_spikes: bool = True) -> RunResult:
         """Run ``ticks`` ticks.
 

@@ -153,6 +153,65 @@ impl Route {
     }
 }
 
+/// The instruction set the tick is compiled for, chosen at run time (results are identical).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isa {
+    /// Whatever the build targets (SSE2 on a generic x86_64 build).
+    #[default]
+    Baseline,
+    /// AVX2 with BMI and POPCNT.
+    Avx2,
+    /// AVX-512 (F, BW, VL, DQ, VPOPCNTDQ) on top of AVX2.
+    Avx512,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU supports, unless `TNSIM_ISA` (baseline, avx2 or
+    /// avx512) asks for a narrower one.
+    pub fn detect() -> Self {
+        let best = Self::best_supported();
+        match std::env::var("TNSIM_ISA").ok().as_deref() {
+            Some("baseline") => Isa::Baseline,
+            Some("avx2") if best != Isa::Baseline => Isa::Avx2,
+            _ => best,
+        }
+    }
+
+    /// The widest instruction set this CPU supports.
+    pub fn best_supported() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("bmi1")
+                && is_x86_feature_detected!("bmi2")
+                && is_x86_feature_detected!("popcnt")
+                && is_x86_feature_detected!("lzcnt")
+                && is_x86_feature_detected!("fma");
+            let avx512 = avx2
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512dq")
+                && is_x86_feature_detected!("avx512vpopcntdq");
+            if avx512 {
+                return Isa::Avx512;
+            }
+            if avx2 {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Baseline => "baseline",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
 /// A spike on its way into a target core's scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
@@ -174,6 +233,19 @@ pub struct TickOutput {
     /// Neurons that spiked, ascending (only filled when spikes are recorded).
     pub fired: Vec<u8>,
     pub counters: Counters,
+}
+
+/// Prefetch one cache line (no effect on other architectures).
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, even on an invalid address, and SSE is
+    // part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[inline(always)]
@@ -215,14 +287,7 @@ pub struct CoreState {
 
 impl CoreState {
     pub fn new(x: u32, y: u32, cfg: &CoreConfig) -> Self {
-        let mut rows = Box::new([[0u64; 4]; AXONS]);
-        for (j, col) in cfg.columns.iter().enumerate() {
-            for (i, row) in rows.iter_mut().enumerate() {
-                if bit(col, i) {
-                    row[j / 64] |= 1 << (j % 64);
-                }
-            }
-        }
+        let rows = cfg.rows.clone();
         let mut type_masks = [[0u64; 4]; AXON_TYPES];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
             type_masks[t as usize][i / 64] |= 1 << (i % 64);
@@ -316,6 +381,26 @@ impl CoreState {
         (0..AXON_TYPES).find(|&g| bit(&self.type_masks[g], i)).unwrap_or(0)
     }
 
+    /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read first: the
+    /// crossbar rows of the active axons (random lines of an 8 KiB table) and the potentials.
+    /// A hint only; it changes no result.
+    #[inline]
+    pub fn prefetch(&self, t: u64) {
+        let active = &self.scheduler[(t % SLOTS as u64) as usize];
+        for (k, &word) in active.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                let i = k * 64 + w.trailing_zeros() as usize;
+                w &= w - 1;
+                prefetch_line(self.rows[i].as_ptr().cast());
+            }
+        }
+        let v = self.potentials.as_ptr().cast::<u8>();
+        for line in 0..(NEURONS * 4 / 64) {
+            prefetch_line(v.wrapping_add(line * 64));
+        }
+    }
+
     /// Set an axon's bit in a scheduler slot (OR: a bit already set stays set).
     #[inline]
     pub fn schedule(&mut self, slot: usize, axon: usize) {
@@ -326,7 +411,35 @@ impl CoreState {
 
     /// Run tick `t` of this core: update all 256 neurons from slot `t mod 16`, collect the
     /// spikes in `self.out`, then clear the slot. Consumes one tick of simulated time.
-    pub fn tick(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
+    pub fn tick(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup, isa: Isa) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` after the CPU
+            // reported every feature the function is compiled for.
+            Isa::Avx512 => unsafe { self.tick_avx512(t, record_spikes, mode, lookup) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for the AVX2 feature set.
+            Isa::Avx2 => unsafe { self.tick_avx2(t, record_spikes, mode, lookup) },
+            _ => self.tick_body(t, record_spikes, mode, lookup),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
+    unsafe fn tick_avx2(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
+        self.tick_body(t, record_spikes, mode, lookup)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
+    unsafe fn tick_avx512(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
+        self.tick_body(t, record_spikes, mode, lookup)
+    }
+
+    /// The tick itself; inlined into one copy per instruction set so that the loops over
+    /// neurons are vectorised for the widest registers the CPU has.
+    #[inline(always)]
+    fn tick_body(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
         let slot = (t % SLOTS as u64) as usize;
         let active = self.scheduler[slot];
         self.scheduler[slot] = [0; 4];
@@ -467,23 +580,76 @@ fn integrate_axon<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], lanes: &[u64; 4],
     }
 }
 
-/// Leak, threshold, reset, negative threshold and ceiling (SPEC steps 2-6) of a neuron that
-/// does not draw, for all neurons sharing `d`, branch-free. Returns whether any V changed.
+/// Leak, threshold, reset, negative threshold and ceiling (SPEC steps 2-6) of neurons that do
+/// not draw, all sharing `d`. Returns whether any V changed; sets the spike bits.
+#[inline(always)]
 fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4]) -> bool {
-    let mut changed = false;
-    for (k, word) in spikes.iter_mut().enumerate() {
-        let vs = &mut v[k * 64..k * 64 + 64];
-        let mut bits = 0u64;
-        for (l, slot) in vs.iter_mut().enumerate() {
-            let v0 = *slot;
-            let (nv, spiked) = leak_and_threshold(v0, d, 0);
-            changed |= nv != v0;
-            bits |= (spiked as u64) << l;
-            *slot = nv;
-        }
-        *word = bits;
+    // Dispatch once on the flags so that each kernel is a straight, branch-free loop.
+    use ResetMode::*;
+    match (d.leak_reversal, d.reset_mode, d.negative_saturation) {
+        (false, Normal, true) => dynamics_kernel::<false, 0, true>(v, d, spikes),
+        (false, Normal, false) => dynamics_kernel::<false, 0, false>(v, d, spikes),
+        (false, Linear, true) => dynamics_kernel::<false, 1, true>(v, d, spikes),
+        (false, Linear, false) => dynamics_kernel::<false, 1, false>(v, d, spikes),
+        (false, NonReset, true) => dynamics_kernel::<false, 2, true>(v, d, spikes),
+        (false, NonReset, false) => dynamics_kernel::<false, 2, false>(v, d, spikes),
+        (true, Normal, true) => dynamics_kernel::<true, 0, true>(v, d, spikes),
+        (true, Normal, false) => dynamics_kernel::<true, 0, false>(v, d, spikes),
+        (true, Linear, true) => dynamics_kernel::<true, 1, true>(v, d, spikes),
+        (true, Linear, false) => dynamics_kernel::<true, 1, false>(v, d, spikes),
+        (true, NonReset, true) => dynamics_kernel::<true, 2, true>(v, d, spikes),
+        (true, NonReset, false) => dynamics_kernel::<true, 2, false>(v, d, spikes),
     }
-    changed
+}
+
+/// SPEC steps 2 and 4-6 with eta = 0 for leak reversal `EPS`, reset mode `MODE` and negative
+/// saturation `KAPPA`, as selects on lanes (the same arithmetic as [`leak_and_threshold`]).
+#[inline(always)]
+fn dynamics_kernel<const EPS: bool, const MODE: u8, const KAPPA: bool>(
+    v: &mut [i32; NEURONS],
+    d: &Dynamics,
+    spikes: &mut [u64; 4],
+) -> bool {
+    let (leak, thr, beta, r, ceiling) = (d.leak, d.threshold, d.negative_threshold, d.reset_value, d.threshold + d.mask);
+    let mut changed = 0i32;
+    let mut fired = [0u8; NEURONS];
+    for (slot, flag) in v.iter_mut().zip(fired.iter_mut()) {
+        let v0 = *slot;
+        let omega = if EPS { v0.signum() } else { 1 };
+        let mut x = (v0 + omega * leak).clamp(V_MIN, V_MAX);
+        if EPS && ((v0 > 0 && x < 0) || (v0 < 0 && x > 0)) {
+            x = 0; // anti-ringing
+        }
+        let spike = x >= thr;
+        // With x >= thr >= 0 (spike) or x < -beta <= 0 (bounce), the linear resets stay in range.
+        let reset = match MODE {
+            0 => r,
+            1 => x - thr,
+            _ => x,
+        };
+        let below = if KAPPA {
+            x.max(-beta)
+        } else if x < -beta {
+            match MODE {
+                0 => -r,
+                1 => x + beta,
+                _ => x,
+            }
+        } else {
+            x
+        };
+        let mut nv = if spike { reset } else { below };
+        if MODE == 2 {
+            nv = nv.min(ceiling);
+        }
+        changed |= nv ^ v0;
+        *slot = nv;
+        *flag = spike as u8;
+    }
+    for (word, flags) in spikes.iter_mut().zip(fired.chunks_exact(64)) {
+        *word = flags.iter().enumerate().fold(0u64, |w, (l, &f)| w | (f as u64) << l);
+    }
+    changed != 0
 }
 
 /// SPEC steps 2 and 4-6 for a deterministic leak, with threshold noise `eta` already drawn.

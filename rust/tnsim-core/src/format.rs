@@ -11,8 +11,8 @@
 //! ```text
 //! chips_x u32, chips_y u32, output_ports i64 (-1: implicit), metadata_len u32, metadata (UTF-8)
 //! core_count u32, then per core (sorted by x, then y):
-//!   x u32, y u32, seed u32, axon_types [u8; 256], crossbar [u64; 4] x 256 (neuron j's column,
-//!   bit i = axon i), then 256 neuron records of NEURON_RECORD bytes:
+//!   x u32, y u32, seed u32, axon_types [u8; 256], crossbar [u64; 4] x 256 (axon i's row,
+//!   bit j = neuron j), then 256 neuron records of NEURON_RECORD bytes:
 //!   weights i16 x4, flags u8 (bits 0-3 stochastic_weights[G], 4 stochastic_leak,
 //!   5 leak_reversal, 6 negative_saturation), leak i16, threshold i32, negative_threshold i32,
 //!   threshold_mask_bits u8, reset_value i32, reset_mode u8, initial_potential i32,
@@ -72,8 +72,8 @@ pub fn network_to_bytes(net: &Network) -> Vec<u8> {
             p.extend_from_slice(&v.to_le_bytes());
         }
         p.extend_from_slice(&core.axon_types);
-        for col in core.columns.iter() {
-            for w in col {
+        for row in core.rows.iter() {
+            for w in row {
                 p.extend_from_slice(&w.to_le_bytes());
             }
         }
@@ -202,9 +202,9 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
         let seed = r.u32("core seed")?;
         let types: Vec<i64> = r.take(AXONS, "axon_types")?.iter().map(|&t| t as i64).collect();
         let mut cfg = CoreConfig::empty(seed);
-        for j in 0..NEURONS {
-            for k in 0..4 {
-                cfg.columns[j][k] = r.u64("crossbar")?;
+        for row in cfg.rows.iter_mut() {
+            for word in row.iter_mut() {
+                *word = r.u64("crossbar")?;
             }
         }
         let mut raws: Vec<RawNeuron> = Vec::with_capacity(NEURONS);
@@ -237,10 +237,10 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
             raw[22] = r.i32("output_port")? as i64;
             raws.push(raw);
         }
-        let columns = cfg.columns.clone();
+        let rows = cfg.rows.clone();
         let mut checked = CoreConfig::from_parts((x, y), &vec![false; AXONS * NEURONS], &types, &raws, seed as i64)
             .map_err(|e| Error::Format(format!("network file: {e}")))?;
-        checked.columns = columns;
+        checked.rows = rows;
         net.add_core(x as i64, y as i64, checked).map_err(|e| Error::Format(format!("network file: {e}")))?;
     }
     Ok(net)

@@ -19,7 +19,7 @@ pub mod params;
 pub mod prng;
 pub mod simulator;
 
-pub use crate::core::EvalMode;
+pub use crate::core::{EvalMode, Isa};
 pub use counters::Counters;
 pub use error::{Error, Result};
 pub use network::Network;

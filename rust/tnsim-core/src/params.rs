@@ -211,8 +211,8 @@ impl NeuronParams {
 /// The configuration of one core: crossbar, axon types, 256 neurons and the PRNG seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreConfig {
-    /// `columns[j]` holds neuron j's crossbar column: bit i set when axon i connects to j.
-    pub columns: Box<[[u64; 4]; NEURONS]>,
+    /// `rows[i]` holds axon i's crossbar row: bit j set when axon i connects to neuron j.
+    pub rows: Box<[[u64; 4]; AXONS]>,
     pub axon_types: [u8; AXONS],
     pub neurons: Box<[NeuronParams; NEURONS]>,
     pub seed: u32,
@@ -222,7 +222,7 @@ impl CoreConfig {
     /// A core with no connections and default neurons.
     pub fn empty(seed: u32) -> Self {
         Self {
-            columns: Box::new([[0; 4]; NEURONS]),
+            rows: Box::new([[0; 4]; AXONS]),
             axon_types: [0; AXONS],
             neurons: Box::new([NeuronParams::default(); NEURONS]),
             seed,
@@ -231,15 +231,15 @@ impl CoreConfig {
 
     /// Crossbar bit w[axon][neuron].
     pub fn connected(&self, axon: usize, neuron: usize) -> bool {
-        self.columns[neuron][axon / 64] >> (axon % 64) & 1 == 1
+        self.rows[axon][neuron / 64] >> (neuron % 64) & 1 == 1
     }
 
     pub fn set_connected(&mut self, axon: usize, neuron: usize, on: bool) {
-        let bit = 1u64 << (axon % 64);
+        let bit = 1u64 << (neuron % 64);
         if on {
-            self.columns[neuron][axon / 64] |= bit;
+            self.rows[axon][neuron / 64] |= bit;
         } else {
-            self.columns[neuron][axon / 64] &= !bit;
+            self.rows[axon][neuron / 64] &= !bit;
         }
     }
 
@@ -281,11 +281,9 @@ impl CoreConfig {
             }
             cfg.axon_types[i] = t as u8;
         }
-        for i in 0..AXONS {
-            for j in 0..NEURONS {
-                if crossbar_axon_major[i * NEURONS + j] {
-                    cfg.set_connected(i, j, true);
-                }
+        for (row, bools) in cfg.rows.iter_mut().zip(crossbar_axon_major.chunks_exact(NEURONS)) {
+            for (word, chunk) in row.iter_mut().zip(bools.chunks_exact(64)) {
+                *word = chunk.iter().enumerate().fold(0u64, |w, (b, &on)| w | (on as u64) << b);
             }
         }
         for (j, raw) in neurons.iter().enumerate() {

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::core::{CoreLookup, CoreState, EvalMode};
+use crate::core::{CoreLookup, CoreState, EvalMode, Isa};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -51,6 +51,11 @@ pub struct RunOutput {
     pub counters: Vec<Counters>,
 }
 
+/// Cores per unit of parallel work in phase 1.
+const CHUNK_CORES: usize = 32;
+/// How many cores ahead phase 1 prefetches.
+const PREFETCH_AHEAD: usize = 2;
+
 /// Upper bound on the result memory one `run` call may allocate.
 const MAX_RESULT_BYTES: u128 = 4 << 30;
 
@@ -69,6 +74,7 @@ pub struct Simulator {
     threads: usize,
     pool: Option<Pool>,
     mode: EvalMode,
+    isa: Isa,
 }
 
 /// Core index by grid position: a dense table over the bounding box of the configured cores
@@ -138,7 +144,7 @@ impl Simulator {
         network.validate()?;
         let grid = GridIndex::new(network);
         let cores: Vec<CoreState> = network.cores().map(|(&(x, y), cfg)| CoreState::new(x, y, cfg)).collect();
-        Ok(Self { cores, grid, output_ports: network.output_ports(), tick: 0, threads, pool: None, mode: EvalMode::Fast })
+        Ok(Self { cores, grid, output_ports: network.output_ports(), tick: 0, threads, pool: None, mode: EvalMode::Fast, isa: Isa::detect() })
     }
 
     /// Bytes of simulation state per configured core (core state and its share of the index).
@@ -165,6 +171,20 @@ impl Simulator {
 
     pub fn eval_mode(&self) -> EvalMode {
         self.mode
+    }
+
+    /// The instruction set the tick runs with (see [`Isa::detect`]).
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn set_isa(&mut self, isa: Isa) {
+        // Never wider than the CPU supports: that would be undefined behaviour.
+        self.isa = match (isa, Isa::best_supported()) {
+            (Isa::Avx512, Isa::Avx2) => Isa::Avx2,
+            (Isa::Avx512 | Isa::Avx2, Isa::Baseline) => Isa::Baseline,
+            (wanted, _) => wanted,
+        };
     }
 
     /// Threads used for phase 1 (0 = one per available CPU).
@@ -274,6 +294,7 @@ impl Simulator {
         let record = result.spikes.is_some();
         let ports = self.output_ports as usize;
         let mode = self.mode;
+        let isa = self.isa;
         let mut next_input = 0;
         for r in 0..ticks {
             let t = self.tick;
@@ -286,10 +307,19 @@ impl Simulator {
 
             // Phase 1: compute.
             let grid = &self.grid;
+            let compute = |chunk: &mut [CoreState]| {
+                // Prefetch a core's first reads while the one before it computes.
+                for k in 0..chunk.len() {
+                    if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
+                        next.prefetch(t);
+                    }
+                    chunk[k].tick(t, record, mode, grid, isa);
+                }
+            };
             if parallel {
-                self.cores.par_iter_mut().with_min_len(8).for_each(|c| c.tick(t, record, mode, grid));
+                self.cores.par_chunks_mut(CHUNK_CORES).for_each(compute);
             } else {
-                self.cores.iter_mut().for_each(|c| c.tick(t, record, mode, grid));
+                self.cores.chunks_mut(CHUNK_CORES).for_each(compute);
             }
 
             // Phase 2: route, record, count.

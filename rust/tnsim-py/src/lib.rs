@@ -14,7 +14,7 @@ use pyo3::types::PyBytes;
 
 use tnsim_core::format;
 use tnsim_core::params::{RawNeuron, AXONS, NEURONS, NEURON_FIELDS, RAW_NEURON_LEN};
-use tnsim_core::{CoreConfig, Counters, Error, EvalMode, InputSpike, Network, Simulator};
+use tnsim_core::{CoreConfig, Counters, Error, EvalMode, InputSpike, Isa, Network, Simulator};
 
 create_exception!(_core, TnsimError, PyValueError, "Base class of tnsim's errors (a ValueError).");
 create_exception!(_core, ConfigError, TnsimError, "A network configuration value is invalid.");
@@ -288,6 +288,30 @@ impl PySimulator {
             EvalMode::Fast => "fast",
             EvalMode::Sequential => "sequential",
         }
+    }
+
+    /// Instruction set of the tick: "baseline", "avx2" or "avx512" (same results). Setting a
+    /// wider one than the CPU supports gives the widest supported.
+    #[getter]
+    fn isa(&self) -> &'static str {
+        self.inner.isa().name()
+    }
+
+    #[setter]
+    fn set_isa(&mut self, name: &str) -> PyResult<()> {
+        let isa = match name {
+            "baseline" => Isa::Baseline,
+            "avx2" => Isa::Avx2,
+            "avx512" => Isa::Avx512,
+            other => return Err(PyValueError::new_err(format!("isa = {other:?}: expected 'baseline', 'avx2' or 'avx512'"))),
+        };
+        self.inner.set_isa(isa);
+        Ok(())
+    }
+
+    /// Bytes of simulation state (all cores and the core index).
+    fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
     }
 
     #[setter]
