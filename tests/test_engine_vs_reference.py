@@ -100,3 +100,18 @@ def test_random_networks_reach_every_corner():
     assert set(modes.tolist()) == {0, 1, 2}
     delays = np.concatenate([net.core(xy).neurons.target_delay for xy in net.coordinates()])
     assert set(delays.tolist()) == set(range(1, 16))
+
+
+@given(knobs(max_cores=4, min_ticks=20, max_ticks=120))
+def test_instruction_sets_agree(k):
+    """The tick compiled for each instruction set the CPU has gives the same results."""
+    note(repr(k))
+    net, inputs = build(k)
+    results = {}
+    for isa in ("baseline", "avx2", "avx512"):
+        sim = tnsim.Simulator(net, threads=1)
+        sim.isa = isa
+        results[sim.isa] = sim.run(k.ticks, inputs)  # an ISA the CPU lacks falls back
+    first = results.pop("baseline")
+    for isa, res in results.items():
+        assert_same_results(first, res, f"baseline vs {isa}")

@@ -1,9 +1,23 @@
 """Type stubs of the compiled extension tnsim._core (the thin PyO3 layer over tnsim-core)."""
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "FORMAT_VERSION",
+    "TnsimError",
+    "ConfigError",
+    "InputError",
+    "FormatError",
+    "Network",
+    "Simulator",
+    "neuron_fields",
+    "neuron_field_ranges",
+    "counter_names",
+]
 
 __version__: str
 FORMAT_VERSION: int
@@ -17,8 +31,9 @@ def neuron_fields() -> List[Tuple[str, int]]: ...
 def neuron_field_ranges() -> List[Tuple[str, int, int]]: ...
 def counter_names() -> List[str]: ...
 
+@final
 class Network:
-    def __init__(self, chips: Tuple[int, int], output_ports: Optional[int] = None) -> None: ...
+    def __new__(cls, chips: Tuple[int, int], output_ports: Optional[int] = None) -> Network: ...
     def add_core(
         self,
         x: int,
@@ -51,10 +66,11 @@ class Network:
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(data: bytes) -> Network: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
+@final
 class Simulator:
-    def __init__(self, network: Network, threads: int = 0) -> None: ...
+    def __new__(cls, network: Network, threads: int = 0) -> Simulator: ...
     def run(
         self, ticks: int, inputs: npt.NDArray[np.int64], record_spikes: bool
     ) -> Tuple[int, npt.NDArray[np.int32], Optional[npt.NDArray[np.int64]], npt.NDArray[np.int64]]: ...

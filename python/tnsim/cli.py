@@ -5,6 +5,7 @@ Commands:
                     reference, check they agree bit for bit and print counters and speed
   tnsim info FILE   describe a saved network
   tnsim run FILE    run a saved network (inputs from an .npz file) and write its outputs
+  tnsim bench       measure the engine: full chip at real time, scale, peers
   tnsim version     print the versions
 """
 
@@ -103,6 +104,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(out_json=args.json, quick=args.quick)
+
+
 def cmd_version(_args: argparse.Namespace) -> int:
     print(f"tnsim {__version__} (semantics SPEC version {SPEC_VERSION}, network file format {FORMAT_VERSION})")
     return 0
@@ -127,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=0)
     r.add_argument("--record-spikes", action="store_true")
     r.set_defaults(func=cmd_run)
+    b = sub.add_parser("bench", help="measure the engine (full chip at real time, scale, peers)")
+    b.add_argument("--quick", action="store_true", help="fewer ticks and chips (about a minute)")
+    b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    b.set_defaults(func=cmd_bench)
     v = sub.add_parser("version", help="print versions")
     v.set_defaults(func=cmd_version)
     return p

@@ -1,0 +1,234 @@
+"""Benchmarks of the engine (``tnsim bench``): workloads, measurements and the report.
+
+Benchmarks measure; tests check. Every ratio printed here is measured side by side in one run,
+since the machine may be shared and noisy. The workloads:
+
+- ``chip``: a full 64 x 64-core chip (4096 cores, 1,048,576 neurons), crossbar density 0.5
+  (about 128 synapses per axon), deterministic neurons firing at about 20 Hz (2 % of neurons
+  per tick), every neuron targeting a random axon of a random core of the system with a random
+  delay 1..15. The rate is measured and printed, so the workload is honest.
+- ``scale``: the same per-core workload on 1, 4 and 16 chips (time per tick against cores).
+- ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
+  close to nothing.
+- ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (the
+  sequential path, one PRNG per core).
+- ``reference``: the engine against the plain NumPy reference on the same small network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .network import Network
+from .neurons import Neurons
+from .reference import ReferenceSimulator
+from .simulator import Simulator
+
+#: Published per-core costs of other TrueNorth simulators, microseconds per core-tick on one
+#: CPU core (see docs/performance.md for how each figure is derived).
+PEERS_US_PER_CORE_TICK = {
+    "IBM Compass (published run)": 400.0,
+    "RANC C++ simulator (low)": 190.0,
+    "RANC C++ simulator (high)": 360.0,
+}
+
+
+def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: float = 0.5,
+                  period: int = 50, stochastic: bool = False,
+                  active_cores: Optional[int] = None) -> Network:
+    """The benchmark network (see the module docstring).
+
+    Each neuron leaks +1 a tick towards a threshold of ``period`` (so it fires about once every
+    ``period`` ticks on its own: 2 % for 50), gets +-1 weights (random per neuron and type, so
+    input is balanced) and starts at a random potential so firing is spread over time. With
+    ``stochastic`` the leak and synapses are stochastic instead. With ``active_cores`` only
+    that many cores are driven (the others have no leak, no input: quiet).
+    """
+    rng = np.random.default_rng(seed)
+    gx, gy = 64 * chips[0], 64 * chips[1]
+    net = Network(chips=chips)
+    n = 256
+    positions = [(x, y) for x in range(gx) for y in range(gy)]
+    driven = set(range(len(positions))) if active_cores is None else set(range(active_cores))
+    driven_xy = [positions[k] for k in sorted(driven)]
+    for k, (x, y) in enumerate(positions):
+        is_driven = k in driven
+        if is_driven:
+            t = rng.integers(0, len(driven_xy), n)
+            tx = np.array([driven_xy[i][0] for i in t]) if active_cores is not None else rng.integers(0, gx, n)
+            ty = np.array([driven_xy[i][1] for i in t]) if active_cores is not None else rng.integers(0, gy, n)
+        else:
+            tx, ty = np.full(n, x), np.full(n, y)
+        neurons = Neurons(
+            weights=rng.choice([-1, 1], size=(n, 4)),
+            stochastic_weights=stochastic,
+            leak=(1 if not stochastic else 128) if is_driven else 0,
+            stochastic_leak=stochastic,
+            threshold=period if not stochastic else period // 2,
+            negative_threshold=period,
+            initial_potential=rng.integers(0, period, n) if is_driven else 0,
+            target_dx=tx - x,
+            target_dy=ty - y,
+            target_axon=rng.integers(0, 256, n),
+            target_delay=rng.integers(1, 16, n),
+        )
+        net.add_core((x, y), crossbar=rng.random((256, 256)) < density,
+                     axon_types=rng.integers(0, 4, 256), neurons=neurons, seed=k + 1)
+    return net
+
+
+@dataclass
+class Measurement:
+    name: str
+    cores: int
+    threads: int
+    ticks: int
+    seconds: float
+    isa: str = ""
+    spikes: int = 0
+    synaptic_events: int = 0
+    bytes_per_core: float = 0.0
+    extra: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.ticks / self.seconds
+
+    @property
+    def ns_per_core_tick(self) -> float:
+        """Wall-clock nanoseconds per core-tick (all threads together)."""
+        return self.seconds / (self.ticks * self.cores) * 1e9
+
+    @property
+    def firing_rate(self) -> float:
+        """Fraction of neurons spiking per tick."""
+        return self.spikes / (self.ticks * self.cores * 256)
+
+    def row(self) -> Dict[str, object]:
+        d = asdict(self)
+        d.update(ticks_per_s=self.ticks_per_s, realtime_factor=self.ticks_per_s / 1000.0,
+                 ns_per_core_tick=self.ns_per_core_tick, firing_rate=self.firing_rate,
+                 synaptic_events_per_s=self.synaptic_events / self.seconds)
+        return d
+
+
+def measure(name: str, net: Network, ticks: int, threads: int, warmup: int = 20,
+            isa: Optional[str] = None) -> Measurement:
+    sim = Simulator(net, threads=threads)
+    if isa:
+        sim.isa = isa
+    sim.run(warmup, record_spikes=False)
+    t0 = time.perf_counter()
+    res = sim.run(ticks, record_spikes=False)
+    dt = time.perf_counter() - t0
+    tot = res.counter_totals()
+    return Measurement(name=name, cores=net.num_cores, threads=threads, ticks=ticks, seconds=dt,
+                       isa=sim.isa, spikes=tot["spikes"], synaptic_events=tot["synaptic_events"],
+                       bytes_per_core=sim.memory_bytes() / max(1, net.num_cores))
+
+
+def machine() -> Dict[str, object]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Run every benchmark and return the report (also printed through ``log``)."""
+    threads = min(2, os.cpu_count() or 1)
+    ticks = 200 if quick else 1000
+    rows: List[Measurement] = []
+    info = machine()
+    log(f"machine: {info['cpu']}, {info['cpus']} CPUs; threads used: {threads}")
+
+    log("building the full-chip workload (4096 cores)...")
+    chip = chip_workload((1, 1))
+    for th in sorted({1, threads}):
+        rows.append(measure("chip", chip, ticks, th))
+    for isa in ("avx2", "baseline"):
+        rows.append(measure(f"chip isa={isa}", chip, ticks // 4, threads, isa=isa))
+
+    log("building the stochastic workload...")
+    rows.append(measure("chip stochastic", chip_workload((1, 1), stochastic=True), ticks // 4, threads))
+
+    log("building the quiet workload (64 of 4096 cores driven)...")
+    rows.append(measure("chip 64 active", chip_workload((1, 1), active_cores=64), ticks, threads))
+
+    scale = [(1, 1), (2, 2)] if quick else [(1, 1), (2, 2), (4, 4)]
+    for chips in scale[1:]:
+        log(f"building {chips[0]}x{chips[1]} chips ({4096 * chips[0] * chips[1]} cores)...")
+        net = chip_workload(chips)
+        rows.append(measure(f"scale {chips[0]}x{chips[1]} chips", net, max(20, ticks // (4 * chips[0] * chips[1])), threads))
+        del net
+
+    log("engine vs NumPy reference (4 cores)...")
+    small = chip_workload((1, 1), seed=2, active_cores=4)
+    # Only the 4 driven cores: build a 4-core network of the same kind.
+    small4 = _first_cores(small, 4)
+    ref_ticks = 50
+    t0 = time.perf_counter()
+    ReferenceSimulator(small4).run(ref_ticks, record_spikes=False)
+    ref_s = time.perf_counter() - t0
+    eng = measure("engine 4 cores", small4, ref_ticks * 20, 1)
+    ref_us = ref_s / (ref_ticks * 4) * 1e6
+
+    report = {"machine": info, "threads": threads, "rows": [r.row() for r in rows],
+              "reference_us_per_core_tick": ref_us,
+              "engine_small_us_per_core_tick": eng.ns_per_core_tick / 1e3,
+              "peers_us_per_core_tick": PEERS_US_PER_CORE_TICK}
+    print_report(report, log)
+    return report
+
+
+def _first_cores(net: Network, count: int) -> Network:
+    out = Network(chips=net.chips)
+    for xy in net.coordinates()[:count]:
+        c = net.core(xy)
+        out.add_core(xy, crossbar=c.crossbar, axon_types=c.axon_types, neurons=c.neurons, seed=c.seed)
+    return out
+
+
+def print_report(report: Dict[str, object], log: Callable[[str], None] = print) -> None:
+    log("")
+    log(f"{'workload':26s} {'cores':>6s} {'thr':>3s} {'isa':>8s} {'ticks/s':>9s} {'x real':>7s} "
+        f"{'ns/core-tick':>12s} {'syn ev/s':>10s} {'rate':>6s} {'B/core':>7s}")
+    for r in report["rows"]:  # type: ignore[union-attr]
+        log(f"{r['name']:26s} {r['cores']:6d} {r['threads']:3d} {r['isa']:>8s} {r['ticks_per_s']:9.1f} "
+            f"{r['realtime_factor']:7.2f} {r['ns_per_core_tick']:12.1f} {r['synaptic_events_per_s']:10.3g} "
+            f"{r['firing_rate'] * 100:5.2f}% {r['bytes_per_core']:7.0f}")
+    ref = float(report["reference_us_per_core_tick"])  # type: ignore[arg-type]
+    eng = float(report["engine_small_us_per_core_tick"])  # type: ignore[arg-type]
+    chip_rows = [r for r in report["rows"] if r["name"] == "chip"]  # type: ignore[union-attr]
+    best = min(chip_rows, key=lambda r: r["ns_per_core_tick"])
+    cpu_us = best["ns_per_core_tick"] * best["threads"] / 1e3
+    log("")
+    log("per core-tick, one CPU core:")
+    log(f"  tnsim engine, full chip        {cpu_us:10.3f} us")
+    log(f"  tnsim engine, 4 cores          {eng:10.3f} us")
+    log(f"  NumPy reference (same 4 cores) {ref:10.1f} us   ({ref / eng:,.0f}x the engine, measured here)")
+    for peer, us in report["peers_us_per_core_tick"].items():  # type: ignore[union-attr]
+        log(f"  {peer:30s} {us:10.1f} us   ({us / cpu_us:,.0f}x the engine; published figure)")
+
+
+def main(out_json: Optional[str] = None, quick: bool = False) -> int:
+    report = run_benchmarks(quick=quick)
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {out_json}")
+    return 0
