@@ -610,7 +610,8 @@ fn dynamics_kernel<const EPS: bool, const MODE: u8, const KAPPA: bool>(
     d: &Dynamics,
     spikes: &mut [u64; 4],
 ) -> bool {
-    let (leak, thr, beta, r, ceiling) = (d.leak, d.threshold, d.negative_threshold, d.reset_value, d.threshold + d.mask);
+    let (leak, thr, beta, r, ceiling) =
+        (d.leak, d.threshold, d.negative_threshold, d.reset_value, d.threshold + d.mask);
     let mut changed = 0i32;
     let mut fired = [0u8; NEURONS];
     for (slot, flag) in v.iter_mut().zip(fired.iter_mut()) {

@@ -25,15 +25,7 @@ pub enum Error {
     /// A configuration value out of the range SPEC.md section 2 allows.
     #[error("core ({x}, {y}){}: field '{field}' = {value} is out of range {min}..={max}",
             neuron.map(|n| format!(" neuron {n}")).unwrap_or_default())]
-    OutOfRange {
-        x: u32,
-        y: u32,
-        neuron: Option<usize>,
-        field: &'static str,
-        value: i64,
-        min: i64,
-        max: i64,
-    },
+    OutOfRange { x: u32, y: u32, neuron: Option<usize>, field: &'static str, value: i64, min: i64, max: i64 },
     /// A per-axon value out of range.
     #[error("core ({x}, {y}) axon {axon}: field '{field}' = {value} is out of range {min}..={max}")]
     AxonOutOfRange { x: u32, y: u32, axon: usize, field: &'static str, value: i64, min: i64, max: i64 },

@@ -215,7 +215,9 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
             }
             let flags = r.u8("flags")?;
             if flags & 0x80 != 0 {
-                return Err(Error::Format(format!("network file: core ({x}, {y}) has unknown neuron flag bits {flags:#x}")));
+                return Err(Error::Format(format!(
+                    "network file: core ({x}, {y}) has unknown neuron flag bits {flags:#x}"
+                )));
             }
             for g in 0..AXON_TYPES {
                 raw[4 + g] = (flags >> g & 1) as i64;
@@ -276,4 +278,3 @@ pub fn load_network(path: &Path) -> Result<Network> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
     network_from_bytes(&data)
 }
-

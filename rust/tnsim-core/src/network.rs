@@ -20,9 +20,7 @@ impl Network {
     pub fn new(chips: (i64, i64), output_ports: Option<i64>) -> Result<Self> {
         for (name, v) in [("chips x", chips.0), ("chips y", chips.1)] {
             if !(1..=CHIPS_PER_SIDE_MAX as i64).contains(&v) {
-                return Err(Error::Config(format!(
-                    "network: {name} = {v} is out of range 1..={CHIPS_PER_SIDE_MAX}"
-                )));
+                return Err(Error::Config(format!("network: {name} = {v} is out of range 1..={CHIPS_PER_SIDE_MAX}")));
             }
         }
         let explicit_output_ports = match output_ports {
@@ -89,8 +87,7 @@ impl Network {
         (0..gx as i64).contains(&x) && (0..gy as i64).contains(&y)
     }
 
-    /// Add a core at (x, y). Its values were range-checked when it was built; here the
-    /// position, duplicates and output ports are checked. Targets are checked by
+    /// Add a core at (x, y), checking its values, its position, duplicates and output ports. Targets are checked by
     /// [`Network::validate`], once every core is present.
     pub fn add_core(&mut self, x: i64, y: i64, core: CoreConfig) -> Result<()> {
         if !self.on_grid(x, y) {
@@ -101,8 +98,11 @@ impl Network {
             )));
         }
         let key = (x as u32, y as u32);
+        core.check(key)?;
         if self.cores.contains_key(&key) {
-            return Err(Error::Config(format!("core ({x}, {y}): a core is already configured at this position (duplicate core)")));
+            return Err(Error::Config(format!(
+                "core ({x}, {y}): a core is already configured at this position (duplicate core)"
+            )));
         }
         if let Some(k) = self.explicit_output_ports {
             if let Some((j, n)) = core.neurons.iter().enumerate().find(|(_, n)| n.output_port >= k as i64) {

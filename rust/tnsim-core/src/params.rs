@@ -148,7 +148,15 @@ impl NeuronParams {
             let width = if field == "weights" || field == "stochastic_weights" { AXON_TYPES } else { 1 };
             for &value in &raw[pos..pos + width] {
                 if value < min || value > max {
-                    return Err(Error::OutOfRange { x: core.0, y: core.1, neuron: Some(neuron), field, value, min, max });
+                    return Err(Error::OutOfRange {
+                        x: core.0,
+                        y: core.1,
+                        neuron: Some(neuron),
+                        field,
+                        value,
+                        min,
+                        max,
+                    });
                 }
             }
             pos += width;
@@ -272,7 +280,15 @@ impl CoreConfig {
             )));
         }
         if !(0..=u32::MAX as i64).contains(&seed) {
-            return Err(Error::OutOfRange { x, y, neuron: None, field: "seed", value: seed, min: 0, max: u32::MAX as i64 });
+            return Err(Error::OutOfRange {
+                x,
+                y,
+                neuron: None,
+                field: "seed",
+                value: seed,
+                min: 0,
+                max: u32::MAX as i64,
+            });
         }
         let mut cfg = Self::empty(seed as u32);
         for (i, &t) in axon_types.iter().enumerate() {
@@ -290,6 +306,28 @@ impl CoreConfig {
             cfg.neurons[j] = NeuronParams::from_raw(raw, core, j)?;
         }
         Ok(cfg)
+    }
+
+    /// Check every value against SPEC.md section 2 (a config built field by field, not
+    /// through [`CoreConfig::from_parts`], is checked here when it is added to a network).
+    pub fn check(&self, core: (u32, u32)) -> Result<()> {
+        for (i, &t) in self.axon_types.iter().enumerate() {
+            if t as usize >= AXON_TYPES {
+                return Err(Error::AxonOutOfRange {
+                    x: core.0,
+                    y: core.1,
+                    axon: i,
+                    field: "axon_types",
+                    value: t as i64,
+                    min: 0,
+                    max: 3,
+                });
+            }
+        }
+        for (j, n) in self.neurons.iter().enumerate() {
+            NeuronParams::from_raw(&n.to_raw(), core, j)?;
+        }
+        Ok(())
     }
 
     /// The crossbar as a row-major (axon, neuron) bool array.

@@ -144,7 +144,16 @@ impl Simulator {
         network.validate()?;
         let grid = GridIndex::new(network);
         let cores: Vec<CoreState> = network.cores().map(|(&(x, y), cfg)| CoreState::new(x, y, cfg)).collect();
-        Ok(Self { cores, grid, output_ports: network.output_ports(), tick: 0, threads, pool: None, mode: EvalMode::Fast, isa: Isa::detect() })
+        Ok(Self {
+            cores,
+            grid,
+            output_ports: network.output_ports(),
+            tick: 0,
+            threads,
+            pool: None,
+            mode: EvalMode::Fast,
+            isa: Isa::detect(),
+        })
     }
 
     /// Bytes of simulation state per configured core (core state and its share of the index).
@@ -338,7 +347,12 @@ impl Simulator {
                 }
                 if let Some(spikes) = result.spikes.as_mut() {
                     // Cores are sorted by (x, y) and neurons ascend: rows come out sorted.
-                    spikes.extend(c.out.fired.iter().map(|&j| SpikeRecord { tick: t, x: c.x, y: c.y, neuron: j as u16 }));
+                    spikes.extend(c.out.fired.iter().map(|&j| SpikeRecord {
+                        tick: t,
+                        x: c.x,
+                        y: c.y,
+                        neuron: j as u16,
+                    }));
                 }
             }
             result.counters.push(counters);

@@ -83,9 +83,7 @@ impl PyNetwork {
         let cb: Vec<bool> = crossbar.as_array().iter().copied().collect();
         let types: Vec<i64> = axon_types.as_array().iter().copied().collect();
         let nv = neurons.as_array();
-        let raws: Vec<RawNeuron> = (0..NEURONS)
-            .map(|j| std::array::from_fn(|k| nv[[j, k]]))
-            .collect();
+        let raws: Vec<RawNeuron> = (0..NEURONS).map(|j| std::array::from_fn(|k| nv[[j, k]])).collect();
         let coord = (x.clamp(0, u32::MAX as i64) as u32, y.clamp(0, u32::MAX as i64) as u32);
         if !self.inner.on_grid(x, y) {
             // Let add_core produce the off-grid message before any value is reported.
@@ -223,7 +221,13 @@ impl PySimulator {
     /// Run `ticks` ticks. `inputs`: (n, 4) int64 rows (tick, x, y, axon).
     /// Returns (start_tick, output_counts (ticks, ports) int32, spikes (n, 4) int64 or None,
     /// counters (ticks, 9) int64).
-    fn run<'py>(&mut self, py: Python<'py>, ticks: u64, inputs: PyReadonlyArray2<'py, i64>, record_spikes: bool) -> PyResult<RunTuple<'py>> {
+    fn run<'py>(
+        &mut self,
+        py: Python<'py>,
+        ticks: u64,
+        inputs: PyReadonlyArray2<'py, i64>,
+        record_spikes: bool,
+    ) -> PyResult<RunTuple<'py>> {
         if inputs.shape().len() != 2 || inputs.shape()[1] != 4 {
             return Err(InputError::new_err(format!("inputs has shape {:?}, expected (n, 4)", inputs.shape())));
         }
@@ -234,8 +238,9 @@ impl PySimulator {
         let sim = &mut self.inner;
         let out = py.detach(|| sim.run(ticks, &spikes, record_spikes)).map_err(to_py_err)?;
         let ports = out.output_ports as usize;
-        let counts = Array2::from_shape_vec((ticks as usize, ports), out.output_counts.iter().map(|&c| c as i32).collect())
-            .expect("ticks x ports");
+        let counts =
+            Array2::from_shape_vec((ticks as usize, ports), out.output_counts.iter().map(|&c| c as i32).collect())
+                .expect("ticks x ports");
         let spikes = out.spikes.map(|s| {
             let mut arr = Array2::<i64>::zeros((s.len(), 4));
             for (r, sp) in s.iter().enumerate() {
@@ -303,7 +308,9 @@ impl PySimulator {
             "baseline" => Isa::Baseline,
             "avx2" => Isa::Avx2,
             "avx512" => Isa::Avx512,
-            other => return Err(PyValueError::new_err(format!("isa = {other:?}: expected 'baseline', 'avx2' or 'avx512'"))),
+            other => {
+                return Err(PyValueError::new_err(format!("isa = {other:?}: expected 'baseline', 'avx2' or 'avx512'")))
+            }
         };
         self.inner.set_isa(isa);
         Ok(())
@@ -319,7 +326,9 @@ impl PySimulator {
         let m = match mode {
             "fast" => EvalMode::Fast,
             "sequential" => EvalMode::Sequential,
-            other => return Err(PyValueError::new_err(format!("eval_mode = {other:?}: expected 'fast' or 'sequential'"))),
+            other => {
+                return Err(PyValueError::new_err(format!("eval_mode = {other:?}: expected 'fast' or 'sequential'")))
+            }
         };
         self.inner.set_eval_mode(m);
         Ok(())
