@@ -22,7 +22,10 @@
 //! with no input its next tick would change nothing either (its update is a fixed function of
 //! its state), so it is skipped until an axon becomes active.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::counters::Counters;
+use crate::grid::GridIndex;
 use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP_SIDE, NEURONS, SLOTS, V_MAX, V_MIN};
 use crate::prng::Xorshift32;
 
@@ -212,23 +215,50 @@ impl Isa {
     }
 }
 
-/// A spike on its way into a target core's scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub core: u32,
-    pub axon: u8,
-    pub slot: u8,
+/// A core's scheduler: 16 slots of 256 bits; slot t mod 16 holds the axons to integrate at
+/// tick t. Shared between threads during a tick: a core reads and clears only the slot of the
+/// current tick, and spikes sent in that tick go to other slots (delays are 1..15), with an
+/// atomic OR. So no slot is read and written in the same tick, and since OR commutes, the
+/// result does not depend on which thread delivers first.
+#[derive(Debug, Default)]
+pub struct Scheduler {
+    slots: [[AtomicU64; 4]; SLOTS],
 }
 
-/// Finds the index of the core at a grid position (built once per simulator, read-only).
-pub trait CoreLookup: Sync {
-    fn index_of(&self, x: u32, y: u32) -> u32;
+impl Scheduler {
+    /// Set an axon's bit in a slot (OR: a bit already set stays set).
+    #[inline(always)]
+    pub fn set(&self, slot: usize, axon: usize) {
+        self.slots[slot][axon / 64].fetch_or(1 << (axon % 64), Ordering::Relaxed);
+    }
+
+    /// The axons of a slot.
+    #[inline(always)]
+    pub fn slot(&self, slot: usize) -> [u64; 4] {
+        std::array::from_fn(|k| self.slots[slot][k].load(Ordering::Relaxed))
+    }
+
+    /// The axons of a slot, clearing it.
+    #[inline(always)]
+    pub fn take(&self, slot: usize) -> [u64; 4] {
+        let words = self.slot(slot);
+        for w in &self.slots[slot] {
+            w.store(0, Ordering::Relaxed);
+        }
+        words
+    }
+
+    /// Replace a slot (for restoring saved state).
+    pub fn store(&self, slot: usize, words: [u64; 4]) {
+        for (w, v) in self.slots[slot].iter().zip(words) {
+            w.store(v, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What one core produced in its last tick (buffers are reused between ticks).
 #[derive(Debug, Default, Clone)]
 pub struct TickOutput {
-    pub deliveries: Vec<Delivery>,
     pub output_ports: Vec<u32>,
     /// Neurons that spiked, ascending (only filled when spikes are recorded).
     pub fired: Vec<u8>,
@@ -277,8 +307,8 @@ pub struct CoreState {
     stochastic: [u64; 4],
     /// Membrane potentials.
     pub potentials: Box<[i32; NEURONS]>,
-    /// The scheduler: slot t mod 16 holds the axons to integrate at tick t.
-    pub scheduler: [[u64; 4]; SLOTS],
+    /// This core's index (its scheduler's position in the simulator's table).
+    pub index: u32,
     pub prng: Xorshift32,
     /// Nothing happened in the last tick and nothing will until an axon is active.
     quiet: bool,
@@ -286,7 +316,7 @@ pub struct CoreState {
 }
 
 impl CoreState {
-    pub fn new(x: u32, y: u32, cfg: &CoreConfig) -> Self {
+    pub fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig) -> Self {
         let rows = cfg.rows.clone();
         let mut type_masks = [[0u64; 4]; AXON_TYPES];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
@@ -346,7 +376,7 @@ impl CoreState {
             routes,
             stochastic,
             potentials,
-            scheduler: [[0; 4]; SLOTS],
+            index,
             prng: Xorshift32::new(cfg.seed),
             quiet: false,
             out: TickOutput::default(),
@@ -362,7 +392,7 @@ impl CoreState {
             + self.dynamics_index.capacity()
             + NEURONS * 4 // routes
             + NEURONS * 4 // potentials
-            + self.out.deliveries.capacity() * std::mem::size_of::<Delivery>()
+            + std::mem::size_of::<Scheduler>()
             + self.out.output_ports.capacity() * 4
             + self.out.fired.capacity()
     }
@@ -385,8 +415,8 @@ impl CoreState {
     /// crossbar rows of the active axons (random lines of an 8 KiB table) and the potentials.
     /// A hint only; it changes no result.
     #[inline]
-    pub fn prefetch(&self, t: u64) {
-        let active = &self.scheduler[(t % SLOTS as u64) as usize];
+    pub fn prefetch(&self, t: u64, schedulers: &[Scheduler]) {
+        let active = schedulers[self.index as usize].slot((t % SLOTS as u64) as usize);
         for (k, &word) in active.iter().enumerate() {
             let mut w = word;
             while w != 0 {
@@ -401,49 +431,61 @@ impl CoreState {
         }
     }
 
-    /// Set an axon's bit in a scheduler slot (OR: a bit already set stays set).
-    #[inline]
-    pub fn schedule(&mut self, slot: usize, axon: usize) {
-        // A quiet core stays quiet: `quiet` is about its state, and this only affects the
-        // tick of `slot`, which is checked for input when it comes.
-        self.scheduler[slot][axon / 64] |= 1 << (axon % 64);
-    }
-
-    /// Run tick `t` of this core: update all 256 neurons from slot `t mod 16`, collect the
-    /// spikes in `self.out`, then clear the slot. Consumes one tick of simulated time.
-    pub fn tick(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup, isa: Isa) {
+    /// Run tick `t` of this core: take slot `t mod 16` of its scheduler, update all 256
+    /// neurons, and send the spikes (into target schedulers, or to `self.out`). Consumes one tick of simulated time.
+    pub fn tick(
+        &mut self,
+        t: u64,
+        record_spikes: bool,
+        mode: EvalMode,
+        lookup: &GridIndex,
+        schedulers: &[Scheduler],
+        isa: Isa,
+    ) {
         match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` after the CPU
             // reported every feature the function is compiled for.
-            Isa::Avx512 => unsafe { self.tick_avx512(t, record_spikes, mode, lookup) },
+            Isa::Avx512 => unsafe { self.tick_avx512(t, record_spikes, mode, lookup, schedulers) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for the AVX2 feature set.
-            Isa::Avx2 => unsafe { self.tick_avx2(t, record_spikes, mode, lookup) },
-            _ => self.tick_body(t, record_spikes, mode, lookup),
+            Isa::Avx2 => unsafe { self.tick_avx2(t, record_spikes, mode, lookup, schedulers) },
+            _ => self.tick_body(t, record_spikes, mode, lookup, schedulers),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
-    unsafe fn tick_avx2(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
-        self.tick_body(t, record_spikes, mode, lookup)
+    unsafe fn tick_avx2(
+        &mut self,
+        t: u64,
+        record_spikes: bool,
+        mode: EvalMode,
+        lookup: &GridIndex,
+        schedulers: &[Scheduler],
+    ) {
+        self.tick_body(t, record_spikes, mode, lookup, schedulers)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
-    unsafe fn tick_avx512(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
-        self.tick_body(t, record_spikes, mode, lookup)
+    unsafe fn tick_avx512(
+        &mut self,
+        t: u64,
+        record_spikes: bool,
+        mode: EvalMode,
+        lookup: &GridIndex,
+        schedulers: &[Scheduler],
+    ) {
+        self.tick_body(t, record_spikes, mode, lookup, schedulers)
     }
 
     /// The tick itself; inlined into one copy per instruction set so that the loops over
     /// neurons are vectorised for the widest registers the CPU has.
     #[inline(always)]
-    fn tick_body(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &dyn CoreLookup) {
+    fn tick_body(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &GridIndex, schedulers: &[Scheduler]) {
         let slot = (t % SLOTS as u64) as usize;
-        let active = self.scheduler[slot];
-        self.scheduler[slot] = [0; 4];
-        self.out.deliveries.clear();
+        let active = schedulers[self.index as usize].take(slot);
         self.out.output_ports.clear();
         self.out.fired.clear();
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
@@ -537,11 +579,8 @@ impl CoreState {
                     Route::Axon { dx, dy, axon, delay } => {
                         let tx = (self.x as i32 + dx) as u32;
                         let ty = (self.y as i32 + dy) as u32;
-                        self.out.deliveries.push(Delivery {
-                            core: lookup.index_of(tx, ty),
-                            axon,
-                            slot: ((t + delay as u64) % SLOTS as u64) as u8,
-                        });
+                        let target = lookup.index_of(tx, ty) as usize;
+                        schedulers[target].set(((t + delay as u64) % SLOTS as u64) as usize, axon as usize);
                         c.spikes_delivered += 1;
                         c.hops += dx.unsigned_abs() as u64 + dy.unsigned_abs() as u64;
                         // Dimension-ordered: along x at row y, then along y at column tx.

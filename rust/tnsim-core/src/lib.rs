@@ -5,6 +5,7 @@
 //! - [`network`]: a network of cores on a grid of chips (configuration only);
 //! - [`core`]: one core's run-time state and its tick;
 //! - [`simulator`]: the tick loop over all cores, routing, host inputs and outputs;
+//! - [`grid`]: core index by grid position;
 //! - [`prng`]: the per-core xorshift32 generator; [`counters`]: event counters;
 //! - [`format`]: the native, versioned network file format.
 //!
@@ -14,6 +15,7 @@ pub mod core;
 pub mod counters;
 pub mod error;
 pub mod format;
+pub mod grid;
 pub mod network;
 pub mod params;
 pub mod prng;

@@ -1,21 +1,21 @@
 //! The simulator: all cores of a network, the tick loop, host inputs and outputs.
 //!
 //! One tick has three named phases, always in this order:
-//! 1. **compute**: every core updates its 256 neurons from its current scheduler slot and
-//!    collects its spikes (cores are independent; they run in parallel);
-//! 2. **route**: spikes are written into their target cores' schedulers, outputs recorded,
-//!    counters summed (in core order, so results never depend on threads);
-//! 3. **advance**: the tick number moves on (each core cleared its own slot in phase 1).
+//! 1. **compute and route**: every core takes its scheduler slot for tick t, updates its 256
+//!    neurons and ORs each spike into the slot (t + delay) mod 16 of its target's scheduler.
+//!    Cores run in parallel: a core reads only its own slot t, and no spike of tick t is
+//!    written into any slot t (delays are 1..15), so the outcome is the same in any order;
+//! 2. **record**: outputs, recorded spikes and counters are gathered in core order;
+//! 3. **advance**: the tick number moves on.
 //!
 //! Host inputs for tick t are written into slot t mod 16 just before phase 1 of tick t.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 
-use crate::core::{CoreLookup, CoreState, EvalMode, Isa};
+use crate::core::{CoreState, EvalMode, Isa, Scheduler};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
+use crate::grid::GridIndex;
 use crate::network::Network;
 use crate::params::{AXONS, NEURONS, SLOTS};
 
@@ -54,7 +54,7 @@ pub struct RunOutput {
 /// Cores per unit of parallel work in phase 1.
 const CHUNK_CORES: usize = 32;
 /// How many cores ahead phase 1 prefetches.
-const PREFETCH_AHEAD: usize = 2;
+const PREFETCH_AHEAD: usize = 4;
 
 /// Upper bound on the result memory one `run` call may allocate.
 const MAX_RESULT_BYTES: u128 = 4 << 30;
@@ -68,6 +68,8 @@ struct Pool {
 
 pub struct Simulator {
     cores: Vec<CoreState>,
+    /// One per core, same order; shared by all threads during a tick (see [`Scheduler`]).
+    schedulers: Vec<Scheduler>,
     grid: GridIndex,
     output_ports: u32,
     tick: u64,
@@ -77,74 +79,15 @@ pub struct Simulator {
     isa: Isa,
 }
 
-/// Core index by grid position: a dense table over the bounding box of the configured cores
-/// when that is small enough, else a hash map.
-enum GridIndex {
-    Dense { x0: u32, y0: u32, width: u32, height: u32, table: Vec<u32> },
-    Sparse(HashMap<(u32, u32), u32>),
-}
-
-/// Largest dense table (entries); beyond it the index is a hash map.
-const DENSE_INDEX_MAX: u64 = 1 << 24;
-
-impl GridIndex {
-    fn new(network: &Network) -> Self {
-        let coords: Vec<(u32, u32)> = network.coordinates().collect();
-        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-        for &(x, y) in &coords {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-        if coords.is_empty() {
-            return GridIndex::Sparse(HashMap::new());
-        }
-        let (width, height) = (x1 - x0 + 1, y1 - y0 + 1);
-        if width as u64 * height as u64 <= DENSE_INDEX_MAX {
-            let mut table = vec![u32::MAX; (width * height) as usize];
-            for (i, &(x, y)) in coords.iter().enumerate() {
-                table[((y - y0) * width + (x - x0)) as usize] = i as u32;
-            }
-            GridIndex::Dense { x0, y0, width, height, table }
-        } else {
-            GridIndex::Sparse(coords.iter().enumerate().map(|(i, &xy)| (xy, i as u32)).collect())
-        }
-    }
-
-    fn get(&self, x: u32, y: u32) -> Option<u32> {
-        match self {
-            GridIndex::Dense { x0, y0, width, height, table } => {
-                let (dx, dy) = (x.wrapping_sub(*x0), y.wrapping_sub(*y0));
-                if dx >= *width || dy >= *height {
-                    return None;
-                }
-                Some(table[(dy * width + dx) as usize]).filter(|&i| i != u32::MAX)
-            }
-            GridIndex::Sparse(map) => map.get(&(x, y)).copied(),
-        }
-    }
-
-    fn memory_bytes(&self) -> usize {
-        match self {
-            GridIndex::Dense { table, .. } => table.capacity() * 4,
-            GridIndex::Sparse(map) => map.capacity() * 16,
-        }
-    }
-}
-
-impl CoreLookup for GridIndex {
-    #[inline]
-    fn index_of(&self, x: u32, y: u32) -> u32 {
-        // Targets were validated when the simulator was built, so this always finds a core.
-        self.get(x, y).unwrap_or(u32::MAX)
-    }
-}
-
 impl Simulator {
     /// Build a simulator at tick 0. `threads`: 0 = one per available CPU, 1 = serial.
     pub fn new(network: &Network, threads: usize) -> Result<Self> {
         network.validate()?;
         let grid = GridIndex::new(network);
-        let cores: Vec<CoreState> = network.cores().map(|(&(x, y), cfg)| CoreState::new(x, y, cfg)).collect();
+        let cores: Vec<CoreState> =
+            network.cores().enumerate().map(|(i, (&(x, y), cfg))| CoreState::new(i as u32, x, y, cfg)).collect();
         Ok(Self {
+            schedulers: cores.iter().map(|_| Scheduler::default()).collect(),
             cores,
             grid,
             output_ports: network.output_ports(),
@@ -310,19 +253,20 @@ impl Simulator {
             let slot = (t % SLOTS as u64) as usize;
             while next_input < inputs.len() && inputs[next_input].0 == t {
                 let (_, core, axon) = inputs[next_input];
-                self.cores[core as usize].schedule(slot, axon as usize);
+                self.schedulers[core as usize].set(slot, axon as usize);
                 next_input += 1;
             }
 
             // Phase 1: compute.
             let grid = &self.grid;
+            let schedulers = &self.schedulers[..];
             let compute = |chunk: &mut [CoreState]| {
                 // Prefetch a core's first reads while the one before it computes.
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
-                        next.prefetch(t);
+                        next.prefetch(t, schedulers);
                     }
-                    chunk[k].tick(t, record, mode, grid, isa);
+                    chunk[k].tick(t, record, mode, grid, schedulers, isa);
                 }
             };
             if parallel {
@@ -331,16 +275,10 @@ impl Simulator {
                 self.cores.chunks_mut(CHUNK_CORES).for_each(compute);
             }
 
-            // Phase 2: route, record, count.
+            // Phase 2: record and count, in core order.
             let mut counters = Counters::default();
             let row = &mut result.output_counts[r as usize * ports..(r as usize + 1) * ports];
-            for i in 0..self.cores.len() {
-                let deliveries = std::mem::take(&mut self.cores[i].out.deliveries);
-                for d in &deliveries {
-                    self.cores[d.core as usize].schedule(d.slot as usize, d.axon as usize);
-                }
-                self.cores[i].out.deliveries = deliveries;
-                let c = &self.cores[i];
+            for c in &self.cores {
                 counters += c.out.counters;
                 for &p in &c.out.output_ports {
                     row[p as usize] += 1;
