@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -140,6 +141,23 @@ class Simulator:
             spikes=spikes,
             counters={name: np.ascontiguousarray(counters[:, k]) for k, name in enumerate(COUNTER_NAMES)},
         )
+
+    def save_state(self, path: "os.PathLike[str] | str") -> None:
+        """Save the network and the dynamic state (potentials, schedulers, PRNG states, tick)
+        to ``path`` (docs/file-format.md). Written to a temporary file and renamed, so an
+        interrupted save never replaces a good file with a partial one."""
+        self._inner.save_state(os.fspath(path))
+
+    @classmethod
+    def load_state(cls, path: "os.PathLike[str] | str", threads: int = 0) -> "Simulator":
+        """A simulator resumed from a file written by :meth:`save_state`: running it gives
+        exactly the spikes the saved one would have given. Raises FormatError for a corrupt,
+        truncated or wrong-version file, OSError if it cannot be read."""
+        inner, net = _core.Simulator.load_state(os.fspath(path), check_threads(threads))
+        sim = cls.__new__(cls)
+        sim._inner = inner
+        sim.network = Network._wrap(net)
+        return sim
 
     def potentials(self, xy: Tuple[int, int]) -> np.ndarray:
         """Membrane potentials of core ``xy`` now: ``(256,)`` int64."""

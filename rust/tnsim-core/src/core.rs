@@ -383,6 +383,13 @@ impl CoreState {
         }
     }
 
+    /// Set the potentials and PRNG state (restoring a saved simulation).
+    pub fn restore(&mut self, potentials: &[i32; NEURONS], prng: u32) {
+        *self.potentials = *potentials;
+        self.prng = Xorshift32::from_state(prng);
+        self.quiet = false;
+    }
+
     /// Bytes this core's state occupies (its struct and everything it owns), for reports.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()

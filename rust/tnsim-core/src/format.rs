@@ -26,7 +26,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::params::{CoreConfig, RawNeuron, AXONS, AXON_TYPES, NEURONS};
+use crate::params::{CoreConfig, RawNeuron, AXONS, AXON_TYPES, NEURONS, SLOTS};
+use crate::simulator::{CoreSnapshot, SimState};
 
 pub const MAGIC: &[u8; 8] = b"TNSIMNET";
 pub const VERSION: u32 = 1;
@@ -101,13 +102,7 @@ pub fn network_to_bytes(net: &Network) -> Vec<u8> {
             p.extend_from_slice(&(n.output_port as i32).to_le_bytes());
         }
     }
-    let mut out = Vec::with_capacity(HEADER + p.len() + 4);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(p.len() as u64).to_le_bytes());
-    out.extend_from_slice(&p);
-    out.extend_from_slice(&crc32(&p).to_le_bytes());
-    out
+    wrap(MAGIC, VERSION, &p)
 }
 
 /// A bounds-checked little-endian reader that names what it was reading when data ran out.
@@ -151,28 +146,7 @@ impl<'a> Reader<'a> {
 
 /// Parse a network from bytes, checking the header, the checksum and every value.
 pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
-    if data.len() < HEADER || &data[..8] != MAGIC {
-        return Err(Error::Format("not a tnsim network file (missing the TNSIMNET magic bytes)".into()));
-    }
-    let mut h = Reader { data, pos: 8 };
-    let version = h.u32("version")?;
-    if version != VERSION {
-        return Err(Error::Format(format!(
-            "network file format version {version} is not supported (this tnsim reads version {VERSION})"
-        )));
-    }
-    let len = h.u64("payload length")?;
-    if len != (data.len() as u64).saturating_sub(HEADER as u64 + 4) || data.len() < HEADER + 4 {
-        return Err(Error::Format(format!(
-            "network file is truncated or has trailing bytes: header says {len} payload bytes, file has {}",
-            data.len().saturating_sub(HEADER + 4)
-        )));
-    }
-    let payload = &data[HEADER..HEADER + len as usize];
-    let stored = u32::from_le_bytes(data[HEADER + len as usize..].try_into().expect("4 bytes"));
-    if crc32(payload) != stored {
-        return Err(Error::Format("network file is corrupt: checksum mismatch".into()));
-    }
+    let payload = unwrap(data, MAGIC, VERSION, "network")?;
     let mut r = Reader { data: payload, pos: 0 };
     let cx = r.u32("chips_x")?;
     let cy = r.u32("chips_y")?;
@@ -246,6 +220,121 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
         net.add_core(x as i64, y as i64, checked).map_err(|e| Error::Format(format!("network file: {e}")))?;
     }
     Ok(net)
+}
+
+pub const STATE_MAGIC: &[u8; 8] = b"TNSIMSTA";
+pub const STATE_VERSION: u32 = 1;
+const SNAPSHOT_RECORD: usize = 12 + NEURONS * 4 + SLOTS * 32;
+
+/// Serialise a simulation state with its network (see docs/file-format.md, "State files").
+pub fn state_to_bytes(net: &Network, state: &SimState) -> Vec<u8> {
+    let net_bytes = network_to_bytes(net);
+    let mut p = Vec::with_capacity(8 + net_bytes.len() + 12 + state.cores.len() * SNAPSHOT_RECORD);
+    p.extend_from_slice(&(net_bytes.len() as u64).to_le_bytes());
+    p.extend_from_slice(&net_bytes);
+    p.extend_from_slice(&state.tick.to_le_bytes());
+    p.extend_from_slice(&(state.cores.len() as u32).to_le_bytes());
+    for c in &state.cores {
+        for v in [c.x, c.y, c.prng] {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in c.potentials {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        for slot in &c.scheduler {
+            for w in slot {
+                p.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+    wrap(STATE_MAGIC, STATE_VERSION, &p)
+}
+
+/// Parse a state file: its network and the state, every part checked.
+pub fn state_from_bytes(data: &[u8]) -> Result<(Network, SimState)> {
+    let payload = unwrap(data, STATE_MAGIC, STATE_VERSION, "state")?;
+    let mut r = Reader { data: payload, pos: 0 };
+    let net_len = r.u64("network length")?;
+    if net_len > (payload.len() - r.pos) as u64 {
+        return Err(Error::Format(format!("state file: network of {net_len} bytes exceeds the file")));
+    }
+    let net = network_from_bytes(r.take(net_len as usize, "network")?)?;
+    let tick = r.u64("tick")?;
+    let count = r.u32("core count")? as usize;
+    if count != net.num_cores() || count.saturating_mul(SNAPSHOT_RECORD) != payload.len() - r.pos {
+        return Err(Error::Format(format!(
+            "state file: {count} core states for a network of {} cores in {} bytes",
+            net.num_cores(),
+            payload.len() - r.pos
+        )));
+    }
+    let mut cores = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (x, y, prng) = (r.u32("core x")?, r.u32("core y")?, r.u32("prng")?);
+        let mut potentials = [0i32; NEURONS];
+        for v in potentials.iter_mut() {
+            *v = r.i32("potential")?;
+        }
+        let mut scheduler = [[0u64; 4]; SLOTS];
+        for slot in scheduler.iter_mut() {
+            for w in slot.iter_mut() {
+                *w = r.u64("scheduler")?;
+            }
+        }
+        cores.push(CoreSnapshot { x, y, potentials, scheduler, prng });
+    }
+    Ok((net, SimState { tick, cores }))
+}
+
+/// Save a simulator's state and network to `path`, atomically.
+pub fn save_state(net: &Network, state: &SimState, path: &Path) -> Result<()> {
+    write_atomically(path, &state_to_bytes(net, state))
+}
+
+pub fn load_state(path: &Path) -> Result<(Network, SimState)> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    state_from_bytes(&data)
+}
+
+/// Frame a payload: magic, version, length, payload, CRC-32.
+fn wrap(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + payload.len() + 4);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out
+}
+
+/// Check a frame's magic, version, length and checksum; return the payload.
+fn unwrap<'a>(data: &'a [u8], magic: &[u8; 8], version: u32, what: &str) -> Result<&'a [u8]> {
+    if data.len() < HEADER || &data[..8] != magic {
+        return Err(Error::Format(format!(
+            "not a tnsim {what} file (missing the {} magic bytes)",
+            String::from_utf8_lossy(magic)
+        )));
+    }
+    let mut h = Reader { data, pos: 8 };
+    let found = h.u32("version")?;
+    if found != version {
+        return Err(Error::Format(format!(
+            "{what} file format version {found} is not supported (this tnsim reads version {version})"
+        )));
+    }
+    let len = h.u64("payload length")?;
+    if data.len() < HEADER + 4 || len != (data.len() - HEADER - 4) as u64 {
+        return Err(Error::Format(format!(
+            "{what} file is truncated or has trailing bytes: header says {len} payload bytes, file has {}",
+            data.len().saturating_sub(HEADER + 4)
+        )));
+    }
+    let payload = &data[HEADER..HEADER + len as usize];
+    let stored = u32::from_le_bytes(data[HEADER + len as usize..].try_into().expect("4 bytes"));
+    if crc32(payload) != stored {
+        return Err(Error::Format(format!("{what} file is corrupt: checksum mismatch")));
+    }
+    Ok(payload)
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename.

@@ -26,4 +26,4 @@ pub use counters::Counters;
 pub use error::{Error, Result};
 pub use network::Network;
 pub use params::{CoreConfig, NeuronParams, ResetMode};
-pub use simulator::{InputSpike, RunOutput, Simulator, SpikeRecord};
+pub use simulator::{CoreSnapshot, InputSpike, RunOutput, SimState, Simulator, SpikeRecord};

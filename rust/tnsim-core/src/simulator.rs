@@ -17,7 +17,7 @@ use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
 use crate::network::Network;
-use crate::params::{AXONS, NEURONS, SLOTS};
+use crate::params::{AXONS, NEURONS, SLOTS, V_MAX, V_MIN};
 
 /// A spike injected by the host: integrated by axon `axon` of core (x, y) at tick `tick`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,24 @@ pub struct RunOutput {
 const CHUNK_CORES: usize = 32;
 /// How many cores ahead phase 1 prefetches.
 const PREFETCH_AHEAD: usize = 4;
+
+/// One core's dynamic state (what changes from tick to tick).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreSnapshot {
+    pub x: u32,
+    pub y: u32,
+    pub potentials: [i32; NEURONS],
+    pub scheduler: [[u64; 4]; SLOTS],
+    pub prng: u32,
+}
+
+/// A simulation's dynamic state: with the network, everything needed to resume it exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimState {
+    pub tick: u64,
+    /// One per configured core, in the network's order (by x, then y).
+    pub cores: Vec<CoreSnapshot>,
+}
 
 /// Upper bound on the result memory one `run` call may allocate.
 const MAX_RESULT_BYTES: u128 = 4 << 30;
@@ -102,6 +120,61 @@ impl Simulator {
     /// Bytes of simulation state per configured core (core state and its share of the index).
     pub fn memory_bytes(&self) -> usize {
         self.cores.iter().map(CoreState::memory_bytes).sum::<usize>() + self.grid.memory_bytes()
+    }
+
+    /// The dynamic state now (potentials, schedulers, PRNGs, tick).
+    pub fn state(&self) -> SimState {
+        SimState {
+            tick: self.tick,
+            cores: self
+                .cores
+                .iter()
+                .zip(&self.schedulers)
+                .map(|(c, s)| CoreSnapshot {
+                    x: c.x,
+                    y: c.y,
+                    potentials: *c.potentials,
+                    scheduler: std::array::from_fn(|slot| s.slot(slot)),
+                    prng: c.prng.state(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Replace the dynamic state with `state` (taken from a simulator of the same network).
+    pub fn restore(&mut self, state: &SimState) -> Result<()> {
+        if state.cores.len() != self.cores.len() {
+            return Err(Error::Format(format!(
+                "state has {} cores, the network has {}",
+                state.cores.len(),
+                self.cores.len()
+            )));
+        }
+        for (k, (snap, core)) in state.cores.iter().zip(&self.cores).enumerate() {
+            if (snap.x, snap.y) != (core.x, core.y) {
+                return Err(Error::Format(format!(
+                    "state core {k} is at ({}, {}), the network's is at ({}, {})",
+                    snap.x, snap.y, core.x, core.y
+                )));
+            }
+            if let Some((j, v)) = snap.potentials.iter().enumerate().find(|(_, v)| !(V_MIN..=V_MAX).contains(*v)) {
+                return Err(Error::Format(format!(
+                    "state core ({}, {}) neuron {j}: potential {v} is out of range {V_MIN}..={V_MAX}",
+                    snap.x, snap.y
+                )));
+            }
+            if snap.prng == 0 {
+                return Err(Error::Format(format!("state core ({}, {}): PRNG state 0 is invalid", snap.x, snap.y)));
+            }
+        }
+        for ((snap, core), sched) in state.cores.iter().zip(self.cores.iter_mut()).zip(&self.schedulers) {
+            core.restore(&snap.potentials, snap.prng);
+            for (slot, words) in snap.scheduler.iter().enumerate() {
+                sched.store(slot, *words);
+            }
+        }
+        self.tick = state.tick;
+        Ok(())
     }
 
     /// The next tick to run (ticks already run).

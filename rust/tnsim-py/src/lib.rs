@@ -11,6 +11,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::sync::Arc;
 
 use tnsim_core::format;
 use tnsim_core::params::{RawNeuron, AXONS, NEURONS, NEURON_FIELDS, RAW_NEURON_LEN};
@@ -35,12 +36,12 @@ fn to_py_err(e: Error) -> PyErr {
     }
 }
 
-/// Errors of reading a network file: anything but an I/O failure means the file is bad, so a
+/// Errors of reading a network or state file: anything but an I/O failure means the file is bad, so a
 /// value the engine rejects while reading (chips, output ports...) is a FormatError too.
 fn to_py_file_err(e: Error) -> PyErr {
     match e {
         Error::Io { .. } | Error::Format(_) => to_py_err(e),
-        other => FormatError::new_err(format!("network file: {other}")),
+        other => FormatError::new_err(format!("file: {other}")),
     }
 }
 
@@ -55,7 +56,9 @@ fn check_shape(name: &str, shape: &[usize], expected: &[usize]) -> PyResult<()> 
 #[pyclass(name = "Network", module = "tnsim._core")]
 #[derive(Clone)]
 pub struct PyNetwork {
-    inner: Network,
+    /// Shared with the simulators built from it; `add_core` copies it first if it is shared
+    /// (copy on write), so a simulator never sees later changes.
+    inner: Arc<Network>,
 }
 
 #[pymethods]
@@ -63,7 +66,7 @@ impl PyNetwork {
     #[new]
     #[pyo3(signature = (chips, output_ports=None))]
     fn new(chips: (i64, i64), output_ports: Option<i64>) -> PyResult<Self> {
-        Ok(Self { inner: Network::new(chips, output_ports).map_err(to_py_err)? })
+        Ok(Self { inner: Arc::new(Network::new(chips, output_ports).map_err(to_py_err)?) })
     }
 
     /// Add a core. `crossbar`: (256 axons, 256 neurons) bool; `axon_types`: (256,) int64;
@@ -87,10 +90,10 @@ impl PyNetwork {
         let coord = (x.clamp(0, u32::MAX as i64) as u32, y.clamp(0, u32::MAX as i64) as u32);
         if !self.inner.on_grid(x, y) {
             // Let add_core produce the off-grid message before any value is reported.
-            return self.inner.add_core(x, y, CoreConfig::empty(0)).map_err(to_py_err);
+            return Arc::make_mut(&mut self.inner).add_core(x, y, CoreConfig::empty(0)).map_err(to_py_err);
         }
         let cfg = CoreConfig::from_parts(coord, &cb, &types, &raws, seed).map_err(to_py_err)?;
-        self.inner.add_core(x, y, cfg).map_err(to_py_err)
+        Arc::make_mut(&mut self.inner).add_core(x, y, cfg).map_err(to_py_err)
     }
 
     /// The configuration of core (x, y): (crossbar, axon_types, neurons (256, 23), seed),
@@ -149,7 +152,7 @@ impl PyNetwork {
 
     #[setter]
     fn set_metadata(&mut self, text: String) {
-        self.inner.metadata = text;
+        Arc::make_mut(&mut self.inner).metadata = text;
     }
 
     /// Check that every axon target lands on a configured core.
@@ -165,7 +168,7 @@ impl PyNetwork {
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
         let inner = py.detach(|| format::load_network(&path)).map_err(to_py_file_err)?;
-        Ok(Self { inner })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -174,7 +177,7 @@ impl PyNetwork {
 
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
-        Ok(Self { inner: format::network_from_bytes(data).map_err(to_py_file_err)? })
+        Ok(Self { inner: Arc::new(format::network_from_bytes(data).map_err(to_py_file_err)?) })
     }
 
     fn __eq__(&self, other: &Self) -> bool {
@@ -206,6 +209,8 @@ fn counter_names() -> Vec<&'static str> {
 #[pyclass(name = "Simulator", module = "tnsim._core")]
 pub struct PySimulator {
     inner: Simulator,
+    /// The network it runs (for saving state).
+    network: Arc<Network>,
 }
 
 type RunTuple<'py> = (u64, Bound<'py, PyArray2<i32>>, Option<Bound<'py, PyArray2<i64>>>, Bound<'py, PyArray2<i64>>);
@@ -215,7 +220,25 @@ impl PySimulator {
     #[new]
     #[pyo3(signature = (network, threads=0))]
     fn new(network: &PyNetwork, threads: usize) -> PyResult<Self> {
-        Ok(Self { inner: Simulator::new(&network.inner, threads).map_err(to_py_err)? })
+        Ok(Self { inner: Simulator::new(&network.inner, threads).map_err(to_py_err)?, network: network.inner.clone() })
+    }
+
+    /// Save the network and the dynamic state (potentials, schedulers, PRNGs, tick) to
+    /// `path`, atomically.
+    fn save_state(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        let (net, state) = (&self.network, self.inner.state());
+        py.detach(|| format::save_state(net, &state, &path)).map_err(to_py_err)
+    }
+
+    /// Rebuild a simulator from a file written by `save_state`: (simulator, network).
+    #[staticmethod]
+    #[pyo3(signature = (path, threads=0))]
+    fn load_state(py: Python<'_>, path: std::path::PathBuf, threads: usize) -> PyResult<(Self, PyNetwork)> {
+        let (net, state) = py.detach(|| format::load_state(&path)).map_err(to_py_file_err)?;
+        let mut sim = Simulator::new(&net, threads).map_err(to_py_file_err)?;
+        sim.restore(&state).map_err(to_py_file_err)?;
+        let network = Arc::new(net);
+        Ok((Self { inner: sim, network: network.clone() }, PyNetwork { inner: network }))
     }
 
     /// Run `ticks` ticks. `inputs`: (n, 4) int64 rows (tick, x, y, axon).
