@@ -156,6 +156,17 @@ impl Route {
     }
 }
 
+/// What every core's tick needs to know, the same for all cores of a tick.
+#[derive(Clone, Copy)]
+pub struct TickContext<'a> {
+    pub t: u64,
+    pub record_spikes: bool,
+    pub mode: EvalMode,
+    pub lookup: &'a GridIndex,
+    pub schedulers: &'a [Scheduler],
+    pub isa: Isa,
+}
+
 /// The instruction set the tick is compiled for, chosen at run time (results are identical).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isa {
@@ -232,6 +243,12 @@ impl Scheduler {
         self.slots[slot][axon / 64].fetch_or(1 << (axon % 64), Ordering::Relaxed);
     }
 
+    /// Prefetch (for writing) the word that [`Scheduler::set`] of this slot and axon changes.
+    #[inline(always)]
+    pub fn prefetch(&self, slot: usize, axon: usize) {
+        prefetch_line_for_write((&self.slots[slot][axon / 64] as *const AtomicU64).cast());
+    }
+
     /// The axons of a slot.
     #[inline(always)]
     pub fn slot(&self, slot: usize) -> [u64; 4] {
@@ -273,6 +290,18 @@ fn prefetch_line(p: *const u8) {
     // part of the x86_64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Prefetch one cache line that is about to be written (no effect on other architectures).
+#[inline(always)]
+fn prefetch_line_for_write(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as for `prefetch_line`; PREFETCHW executes as a NOP where it is not supported.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -432,65 +461,55 @@ impl CoreState {
                 prefetch_line(self.rows[i].as_ptr().cast());
             }
         }
+        if active != [0; 4] {
+            let (w, bytes) = match &self.weights {
+                Weights::Narrow(w) => (w.as_ptr().cast::<u8>(), AXON_TYPES * NEURONS),
+                Weights::Wide(w) => (w.as_ptr().cast::<u8>(), AXON_TYPES * NEURONS * 2),
+            };
+            for line in 0..bytes / 64 {
+                prefetch_line(w.wrapping_add(line * 64));
+            }
+        }
         let v = self.potentials.as_ptr().cast::<u8>();
         for line in 0..(NEURONS * 4 / 64) {
             prefetch_line(v.wrapping_add(line * 64));
         }
     }
 
-    /// Run tick `t` of this core: take slot `t mod 16` of its scheduler, update all 256
-    /// neurons, and send the spikes (into target schedulers, or to `self.out`). Consumes one tick of simulated time.
-    pub fn tick(
-        &mut self,
-        t: u64,
-        record_spikes: bool,
-        mode: EvalMode,
-        lookup: &GridIndex,
-        schedulers: &[Scheduler],
-        isa: Isa,
-    ) {
-        match isa {
+    /// Run tick `ctx.t` of this core: take slot `t mod 16` of its scheduler, update all 256
+    /// neurons, and send the spikes: to host ports into `self.out`, to axons into `pending`
+    /// (performed by [`deliver`] during the same compute phase). Consumes one tick.
+    pub fn tick(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
+        match ctx.isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` after the CPU
-            // reported every feature the function is compiled for.
-            Isa::Avx512 => unsafe { self.tick_avx512(t, record_spikes, mode, lookup, schedulers) },
+            // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` (or
+            // `Simulator::set_isa`, which clamps to it) after the CPU reported every feature
+            // the function is compiled for.
+            Isa::Avx512 => unsafe { self.tick_avx512(ctx, pending) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for the AVX2 feature set.
-            Isa::Avx2 => unsafe { self.tick_avx2(t, record_spikes, mode, lookup, schedulers) },
-            _ => self.tick_body(t, record_spikes, mode, lookup, schedulers),
+            Isa::Avx2 => unsafe { self.tick_avx2(ctx, pending) },
+            _ => self.tick_body(ctx, pending),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
-    unsafe fn tick_avx2(
-        &mut self,
-        t: u64,
-        record_spikes: bool,
-        mode: EvalMode,
-        lookup: &GridIndex,
-        schedulers: &[Scheduler],
-    ) {
-        self.tick_body(t, record_spikes, mode, lookup, schedulers)
+    unsafe fn tick_avx2(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
+        self.tick_body(ctx, pending)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
-    unsafe fn tick_avx512(
-        &mut self,
-        t: u64,
-        record_spikes: bool,
-        mode: EvalMode,
-        lookup: &GridIndex,
-        schedulers: &[Scheduler],
-    ) {
-        self.tick_body(t, record_spikes, mode, lookup, schedulers)
+    unsafe fn tick_avx512(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
+        self.tick_body(ctx, pending)
     }
 
     /// The tick itself; inlined into one copy per instruction set so that the loops over
     /// neurons are vectorised for the widest registers the CPU has.
     #[inline(always)]
-    fn tick_body(&mut self, t: u64, record_spikes: bool, mode: EvalMode, lookup: &GridIndex, schedulers: &[Scheduler]) {
+    fn tick_body(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
+        let TickContext { t, record_spikes, mode, lookup, schedulers, .. } = *ctx;
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
         self.out.output_ports.clear();
@@ -571,7 +590,9 @@ impl CoreState {
             self.prng = prng;
         }
 
-        // Send the spikes, in neuron order.
+        // Send the spikes, in neuron order: to a host port now; to an axon by prefetching the
+        // target scheduler line and queueing the delivery in `pending`, which the caller
+        // performs later (see `deliver`), once the line has had time to arrive.
         for (k, &word) in spikes.iter().enumerate() {
             let mut w = word;
             while w != 0 {
@@ -586,8 +607,10 @@ impl CoreState {
                     Route::Axon { dx, dy, axon, delay } => {
                         let tx = (self.x as i32 + dx) as u32;
                         let ty = (self.y as i32 + dy) as u32;
-                        let target = lookup.index_of(tx, ty) as usize;
-                        schedulers[target].set(((t + delay as u64) % SLOTS as u64) as usize, axon as usize);
+                        let target = lookup.index_of(tx, ty);
+                        let slot = ((t + delay as u64) % SLOTS as u64) as u16;
+                        schedulers[target as usize].prefetch(slot as usize, axon as usize);
+                        pending.push((target, slot << 8 | axon as u16));
                         c.spikes_delivered += 1;
                         c.hops += dx.unsigned_abs() as u64 + dy.unsigned_abs() as u64;
                         // Dimension-ordered: along x at row y, then along y at column tx.
@@ -605,6 +628,19 @@ impl CoreState {
         c.active_cores = (c.synaptic_events > 0 || c.spikes > 0) as u64;
         self.quiet = no_input && c.spikes == 0 && !changed;
         self.out.counters = c;
+    }
+}
+
+/// OR each queued delivery (target core, slot << 8 | axon) into its scheduler.
+///
+/// An atomic OR is a full barrier on x86 and stalls until its line is in cache, so deliveries
+/// are queued while the next core computes and performed after, when the prefetches issued
+/// when they were queued have landed. Any time within the tick's compute phase is correct:
+/// no core reads a slot that a spike of this tick is written into.
+#[inline]
+pub fn deliver(schedulers: &[Scheduler], pending: &[(u32, u16)]) {
+    for &(target, slot_axon) in pending {
+        schedulers[target as usize].set((slot_axon >> 8) as usize, (slot_axon & 0xFF) as usize);
     }
 }
 

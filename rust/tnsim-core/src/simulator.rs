@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::core::{CoreState, EvalMode, Isa, Scheduler};
+use crate::core::{deliver, CoreState, EvalMode, Isa, Scheduler, TickContext};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
@@ -72,6 +72,14 @@ pub struct SimState {
     pub tick: u64,
     /// One per configured core, in the network's order (by x, then y).
     pub cores: Vec<CoreSnapshot>,
+}
+
+/// What the cores of one chunk produced in a tick.
+#[derive(Default)]
+struct ChunkOutput {
+    counters: Counters,
+    ports: Vec<u32>,
+    spikes: Vec<SpikeRecord>,
 }
 
 /// Upper bound on the result memory one `run` call may allocate.
@@ -333,37 +341,54 @@ impl Simulator {
             // Phase 1: compute.
             let grid = &self.grid;
             let schedulers = &self.schedulers[..];
+            let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, isa };
             let compute = |chunk: &mut [CoreState]| {
-                // Prefetch a core's first reads while the one before it computes.
+                // Prefetch a core's first reads while the one before it computes, and deliver
+                // a core's spikes after the next one has computed (see `core::deliver`).
+                let (mut queued, mut pending) = (Vec::with_capacity(NEURONS), Vec::with_capacity(NEURONS));
+                let mut out = ChunkOutput::default();
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                         next.prefetch(t, schedulers);
                     }
-                    chunk[k].tick(t, record, mode, grid, schedulers, isa);
+                    let core = &mut chunk[k];
+                    core.tick(&ctx, &mut pending);
+                    deliver(schedulers, &queued);
+                    queued.clear();
+                    std::mem::swap(&mut queued, &mut pending);
+                    // Gather while the core is in cache (phase 2 then touches chunks, not cores).
+                    out.counters += core.out.counters;
+                    out.ports.extend_from_slice(&core.out.output_ports);
+                    if record {
+                        let (x, y) = (core.x, core.y);
+                        out.spikes.extend(core.out.fired.iter().map(|&j| SpikeRecord {
+                            tick: t,
+                            x,
+                            y,
+                            neuron: j as u16,
+                        }));
+                    }
                 }
+                deliver(schedulers, &queued);
+                out
             };
-            if parallel {
-                self.cores.par_chunks_mut(CHUNK_CORES).for_each(compute);
+            let outs: Vec<ChunkOutput> = if parallel {
+                self.cores.par_chunks_mut(CHUNK_CORES).map(compute).collect()
             } else {
-                self.cores.chunks_mut(CHUNK_CORES).for_each(compute);
-            }
+                self.cores.chunks_mut(CHUNK_CORES).map(compute).collect()
+            };
 
-            // Phase 2: record and count, in core order.
+            // Phase 2: record and count, in core order (chunks are in core order).
             let mut counters = Counters::default();
             let row = &mut result.output_counts[r as usize * ports..(r as usize + 1) * ports];
-            for c in &self.cores {
-                counters += c.out.counters;
-                for &p in &c.out.output_ports {
+            for out in outs {
+                counters += out.counters;
+                for p in out.ports {
                     row[p as usize] += 1;
                 }
                 if let Some(spikes) = result.spikes.as_mut() {
                     // Cores are sorted by (x, y) and neurons ascend: rows come out sorted.
-                    spikes.extend(c.out.fired.iter().map(|&j| SpikeRecord {
-                        tick: t,
-                        x: c.x,
-                        y: c.y,
-                        neuron: j as u16,
-                    }));
+                    spikes.extend(out.spikes);
                 }
             }
             result.counters.push(counters);
