@@ -115,3 +115,39 @@ def test_instruction_sets_agree(k):
     first = results.pop("baseline")
     for isa, res in results.items():
         assert_same_results(first, res, f"baseline vs {isa}")
+
+
+@given(knobs(max_cores=4, min_ticks=10, max_ticks=80), st.data())
+def test_batch_runs_equal_separate_runs(k, data):
+    """run_batch gives, for every item, what a separate run from the same state gives."""
+    note(repr(k))
+    net, inputs = build(k)
+    warm = data.draw(st.integers(0, 20), label="warm")
+    sim = tnsim.Simulator(net)
+    sim.run(warm)  # batch items start from a non-initial state
+    rng = np.random.default_rng(k.seed)
+    batch = []
+    for _ in range(data.draw(st.integers(1, 5), label="items")):
+        rows = inputs[rng.random(len(inputs)) < 0.5].copy()
+        rows[:, 0] += warm
+        batch.append(rows)
+    results = sim.run_batch(k.ticks, batch, record_spikes=True)
+    assert sim.tick == warm  # the simulator itself does not advance
+    for item, res in zip(batch, results):
+        alone = tnsim.Simulator(net, threads=1)
+        alone.run(warm)
+        assert_same_results(res, alone.run(k.ticks, item), "batch item vs separate run")
+
+
+def test_batch_errors_name_the_item():
+    net, inputs = build(__import__("randnet").Knobs(
+        seed=1, n_cores=1, chips=(1, 1), ticks=10, crossbar_density=0.1, stochastic_synapses=0.0,
+        stochastic_leak=0.0, leak_reversal=0.0, threshold_noise=0.0, axon_target=0.5, output_target=0.5,
+        big_values=0.0, input_rate=0.1))
+    sim = tnsim.Simulator(net)
+    bad = inputs.copy()
+    bad[0, 0] = 99  # beyond the run
+    import pytest
+
+    with pytest.raises(tnsim.InputError, match="batch item 1"):
+        sim.run_batch(10, [inputs, bad])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -132,15 +132,19 @@ class Simulator:
             InputError: an input for a past tick, beyond this run, to a missing core or axon.
         """
         ticks = check_ticks(ticks)
-        start, counts, spikes, counters = self._inner.run(ticks, as_input_array(inputs), bool(record_spikes))
-        return RunResult(
-            start_tick=int(start),
-            ticks=ticks,
-            output_spikes=counts > 0,
-            output_counts=counts,
-            spikes=spikes,
-            counters={name: np.ascontiguousarray(counters[:, k]) for k, name in enumerate(COUNTER_NAMES)},
-        )
+        return _result(ticks, self._inner.run(ticks, as_input_array(inputs), bool(record_spikes)))
+
+    def run_batch(self, ticks: int, batch: Sequence[Any], record_spikes: bool = False) -> List[RunResult]:
+        """Run ``ticks`` ticks once per entry of ``batch`` (each an ``inputs`` array as for
+        :meth:`run`), every one from the current state, independently and in parallel (one
+        simulation per thread at a time). The simulator itself does not advance. Result ``k``
+        equals what ``run(ticks, batch[k])`` would return from the current state.
+
+        Use it to push many independent stimuli (test images, trials) through one network.
+        """
+        ticks = check_ticks(ticks)
+        arrays = [as_input_array(inputs) for inputs in batch]
+        return [_result(ticks, out) for out in self._inner.run_batch(ticks, arrays, bool(record_spikes))]
 
     def save_state(self, path: "os.PathLike[str] | str") -> None:
         """Save the network and the dynamic state (potentials, schedulers, PRNG states, tick)
@@ -168,6 +172,18 @@ class Simulator:
 
     def __repr__(self) -> str:
         return f"Simulator(tick={self.tick}, network={self.network!r})"
+
+
+def _result(ticks: int, out: Tuple[Any, Any, Any, Any]) -> RunResult:
+    start, counts, spikes, counters = out
+    return RunResult(
+        start_tick=int(start),
+        ticks=ticks,
+        output_spikes=counts > 0,
+        output_counts=counts,
+        spikes=spikes,
+        counters={name: np.ascontiguousarray(counters[:, k]) for k, name in enumerate(COUNTER_NAMES)},
+    )
 
 
 def run(network: Network, ticks: int, inputs: Any = None, record_spikes: bool = True,

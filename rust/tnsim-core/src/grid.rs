@@ -6,6 +6,7 @@ use crate::network::Network;
 
 /// Core index by grid position: a dense table over the bounding box of the configured cores
 /// when that is small enough, else a hash map.
+#[derive(Debug, Clone)]
 pub enum GridIndex {
     /// Every position of the bounding box holds a core: cores are sorted by x, then y, so the
     /// index is arithmetic.

@@ -295,25 +295,10 @@ impl Simulator {
 
     /// Run `ticks` ticks with host `inputs`, recording neuron spikes if asked.
     pub fn run(&mut self, ticks: u64, inputs: &[InputSpike], record_spikes: bool) -> Result<RunOutput> {
-        let ports = self.output_ports as u128;
-        let bytes = ticks as u128 * (ports * 4 + std::mem::size_of::<Counters>() as u128);
-        if bytes > MAX_RESULT_BYTES {
-            return Err(Error::Input(format!(
-                "run: ticks = {ticks} with {ports} output ports needs {bytes} bytes of results; \
-                 split it into several run calls"
-            )));
-        }
+        self.check_result_size(ticks, 1)?;
         let inputs = self.resolve_inputs(ticks, inputs)?;
         self.ensure_pool()?;
-        let start = self.tick;
-        let mut result = RunOutput {
-            start_tick: start,
-            ticks,
-            output_ports: self.output_ports,
-            output_counts: vec![0; (ticks as usize) * self.output_ports as usize],
-            spikes: record_spikes.then(Vec::new),
-            counters: Vec::with_capacity(ticks as usize),
-        };
+        let mut result = self.empty_output(ticks, record_spikes);
         let pool = self.pool.take();
         match &pool {
             Some(p) => p.pool.install(|| self.run_ticks(ticks, &inputs, &mut result, true)),
@@ -321,6 +306,81 @@ impl Simulator {
         }
         self.pool = pool;
         Ok(result)
+    }
+
+    /// Run `ticks` ticks once per entry of `batch`, each from the current state with its own
+    /// host inputs, independently and in parallel (one simulation per thread at a time). The
+    /// simulator itself does not advance. Results come in the order of `batch` and equal
+    /// those of separate runs.
+    pub fn run_batch(&mut self, ticks: u64, batch: &[Vec<InputSpike>], record_spikes: bool) -> Result<Vec<RunOutput>> {
+        self.check_result_size(ticks, batch.len() as u128)?;
+        let resolved = batch
+            .iter()
+            .enumerate()
+            .map(|(k, inputs)| {
+                self.resolve_inputs(ticks, inputs).map_err(|e| Error::Input(format!("batch item {k}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.ensure_pool()?;
+        let one = |inputs: &Vec<(u64, u32, u8)>| {
+            let mut sim = self.fork();
+            let mut result = sim.empty_output(ticks, record_spikes);
+            sim.run_ticks(ticks, inputs, &mut result, false);
+            result
+        };
+        Ok(match &self.pool {
+            Some(p) => p.pool.install(|| resolved.par_iter().map(one).collect()),
+            None => resolved.iter().map(one).collect(),
+        })
+    }
+
+    /// A serial copy of this simulator in its current state.
+    fn fork(&self) -> Simulator {
+        let schedulers: Vec<Scheduler> = self
+            .schedulers
+            .iter()
+            .map(|s| {
+                let copy = Scheduler::default();
+                for slot in 0..SLOTS {
+                    copy.store(slot, s.slot(slot));
+                }
+                copy
+            })
+            .collect();
+        Simulator {
+            cores: self.cores.clone(),
+            schedulers,
+            grid: self.grid.clone(),
+            output_ports: self.output_ports,
+            tick: self.tick,
+            threads: 1,
+            pool: None,
+            mode: self.mode,
+            isa: self.isa,
+        }
+    }
+
+    fn check_result_size(&self, ticks: u64, runs: u128) -> Result<()> {
+        let ports = self.output_ports as u128;
+        let bytes = runs * ticks as u128 * (ports * 4 + std::mem::size_of::<Counters>() as u128);
+        if bytes > MAX_RESULT_BYTES {
+            return Err(Error::Input(format!(
+                "run: ticks = {ticks} with {ports} output ports needs {bytes} bytes of results; \
+                 split it into several run calls"
+            )));
+        }
+        Ok(())
+    }
+
+    fn empty_output(&self, ticks: u64, record_spikes: bool) -> RunOutput {
+        RunOutput {
+            start_tick: self.tick,
+            ticks,
+            output_ports: self.output_ports,
+            output_counts: vec![0; (ticks as usize) * self.output_ports as usize],
+            spikes: record_spikes.then(Vec::new),
+            counters: Vec::with_capacity(ticks as usize),
+        }
     }
 
     fn run_ticks(&mut self, ticks: u64, inputs: &[(u64, u32, u8)], result: &mut RunOutput, parallel: bool) {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tnsim_core::format;
 use tnsim_core::params::{RawNeuron, AXONS, NEURONS, NEURON_FIELDS, RAW_NEURON_LEN};
-use tnsim_core::{CoreConfig, Counters, Error, EvalMode, InputSpike, Isa, Network, Simulator};
+use tnsim_core::{CoreConfig, Counters, Error, EvalMode, InputSpike, Isa, Network, RunOutput, Simulator};
 
 create_exception!(_core, TnsimError, PyValueError, "Base class of tnsim's errors (a ValueError).");
 create_exception!(_core, ConfigError, TnsimError, "A network configuration value is invalid.");
@@ -213,6 +213,40 @@ pub struct PySimulator {
     network: Arc<Network>,
 }
 
+/// Host input rows (tick, x, y, axon) from an (n, 4) int64 array.
+fn input_spikes(inputs: &PyReadonlyArray2<'_, i64>) -> PyResult<Vec<InputSpike>> {
+    if inputs.shape().len() != 2 || inputs.shape()[1] != 4 {
+        return Err(InputError::new_err(format!("inputs has shape {:?}, expected (n, 4)", inputs.shape())));
+    }
+    let a = inputs.as_array();
+    Ok((0..a.shape()[0]).map(|r| InputSpike { tick: a[[r, 0]], x: a[[r, 1]], y: a[[r, 2]], axon: a[[r, 3]] }).collect())
+}
+
+/// A run's output as numpy arrays: (start_tick, output_counts, spikes or None, counters).
+fn run_tuple(py: Python<'_>, out: RunOutput) -> RunTuple<'_> {
+    let ticks = out.ticks as usize;
+    let ports = out.output_ports as usize;
+    let counts = Array2::from_shape_vec((ticks, ports), out.output_counts.iter().map(|&c| c as i32).collect())
+        .expect("ticks x ports");
+    let spikes = out.spikes.map(|s| {
+        let mut arr = Array2::<i64>::zeros((s.len(), 4));
+        for (r, sp) in s.iter().enumerate() {
+            arr[[r, 0]] = sp.tick as i64;
+            arr[[r, 1]] = sp.x as i64;
+            arr[[r, 2]] = sp.y as i64;
+            arr[[r, 3]] = sp.neuron as i64;
+        }
+        arr.into_pyarray(py)
+    });
+    let mut counters = Array2::<i64>::zeros((ticks, Counters::NAMES.len()));
+    for (r, c) in out.counters.iter().enumerate() {
+        for (k, v) in c.as_array().into_iter().enumerate() {
+            counters[[r, k]] = v as i64;
+        }
+    }
+    (out.start_tick, counts.into_pyarray(py), spikes, counters.into_pyarray(py))
+}
+
 type RunTuple<'py> = (u64, Bound<'py, PyArray2<i32>>, Option<Bound<'py, PyArray2<i64>>>, Bound<'py, PyArray2<i64>>);
 
 #[pymethods]
@@ -251,36 +285,25 @@ impl PySimulator {
         inputs: PyReadonlyArray2<'py, i64>,
         record_spikes: bool,
     ) -> PyResult<RunTuple<'py>> {
-        if inputs.shape().len() != 2 || inputs.shape()[1] != 4 {
-            return Err(InputError::new_err(format!("inputs has shape {:?}, expected (n, 4)", inputs.shape())));
-        }
-        let a = inputs.as_array();
-        let spikes: Vec<InputSpike> = (0..a.shape()[0])
-            .map(|r| InputSpike { tick: a[[r, 0]], x: a[[r, 1]], y: a[[r, 2]], axon: a[[r, 3]] })
-            .collect();
+        let spikes = input_spikes(&inputs)?;
         let sim = &mut self.inner;
         let out = py.detach(|| sim.run(ticks, &spikes, record_spikes)).map_err(to_py_err)?;
-        let ports = out.output_ports as usize;
-        let counts =
-            Array2::from_shape_vec((ticks as usize, ports), out.output_counts.iter().map(|&c| c as i32).collect())
-                .expect("ticks x ports");
-        let spikes = out.spikes.map(|s| {
-            let mut arr = Array2::<i64>::zeros((s.len(), 4));
-            for (r, sp) in s.iter().enumerate() {
-                arr[[r, 0]] = sp.tick as i64;
-                arr[[r, 1]] = sp.x as i64;
-                arr[[r, 2]] = sp.y as i64;
-                arr[[r, 3]] = sp.neuron as i64;
-            }
-            arr.into_pyarray(py)
-        });
-        let mut counters = Array2::<i64>::zeros((ticks as usize, Counters::NAMES.len()));
-        for (r, c) in out.counters.iter().enumerate() {
-            for (k, v) in c.as_array().into_iter().enumerate() {
-                counters[[r, k]] = v as i64;
-            }
-        }
-        Ok((out.start_tick, counts.into_pyarray(py), spikes, counters.into_pyarray(py)))
+        Ok(run_tuple(py, out))
+    }
+
+    /// Run `ticks` ticks once per inputs array, each from the current state, in parallel; the
+    /// simulator does not advance. Returns one tuple (as `run`) per inputs array.
+    fn run_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        ticks: u64,
+        batch: Vec<PyReadonlyArray2<'py, i64>>,
+        record_spikes: bool,
+    ) -> PyResult<Vec<RunTuple<'py>>> {
+        let batch: Vec<Vec<InputSpike>> = batch.iter().map(input_spikes).collect::<PyResult<_>>()?;
+        let sim = &mut self.inner;
+        let outs = py.detach(|| sim.run_batch(ticks, &batch, record_spikes)).map_err(to_py_err)?;
+        Ok(outs.into_iter().map(|out| run_tuple(py, out)).collect())
     }
 
     /// Membrane potentials of core (x, y) now, (256,) int64.
