@@ -570,6 +570,23 @@ impl CoreState {
         }
 
         if seq_mask != [0; 4] {
+            // Each sequential neuron's events as a set of positions in `active_axons`, built
+            // from the rows (work in proportion to the events, not to axons x neurons).
+            // Ascending positions are ascending axons: SPEC's order of events.
+            let mut events = [[0u64; 4]; NEURONS];
+            if n_active > 0 {
+                for (a, &(i, _)) in active_axons.iter().enumerate() {
+                    let row = &self.rows[i as usize];
+                    for k in 0..4 {
+                        let mut w = row[k] & seq_mask[k];
+                        while w != 0 {
+                            let j = k * 64 + w.trailing_zeros() as usize;
+                            w &= w - 1;
+                            events[j][a / 64] |= 1 << (a % 64);
+                        }
+                    }
+                }
+            }
             let mut prng = self.prng;
             for (k, &word) in seq_mask.iter().enumerate() {
                 let mut w = word;
@@ -579,7 +596,7 @@ impl CoreState {
                     let d = *self.dynamics_of(j);
                     let v0 = self.potentials[j];
                     let (v, spiked, stochastic_events) =
-                        update_neuron_sequential(v0, j, &d, &self.weights, &self.rows, active_axons, &mut prng);
+                        update_neuron_sequential(v0, j, &d, &self.weights, &events[j], active_axons, &mut prng);
                     c.stochastic_synaptic_events += stochastic_events;
                     self.potentials[j] = v;
                     changed |= v != v0;
@@ -783,26 +800,28 @@ fn update_neuron_sequential(
     j: usize,
     d: &Dynamics,
     weights: &Weights,
-    rows: &[[u64; 4]; AXONS],
+    events: &[u64; 4],
     active_axons: &[(u8, u8)],
     prng: &mut Xorshift32,
 ) -> (i32, bool, u64) {
     let mut stochastic_events = 0;
-    // 1. Synaptic integration.
-    for &(i, g) in active_axons {
-        if !bit(&rows[i as usize], j) {
-            continue;
-        }
-        let g = g as usize;
-        let s = weights.get(g, j);
-        if d.stochastic_weights[g] {
-            stochastic_events += 1;
-            let rho = prng.draw_u8();
-            if s.abs() >= rho {
-                v = sat(v + s.signum());
+    let s: [i32; AXON_TYPES] = std::array::from_fn(|g| weights.get(g, j));
+    // 1. Synaptic integration: `events` holds positions in `active_axons` (ascending axons).
+    // The comparisons with a random rho are unpredictable, so they are written as arithmetic
+    // (a branch would be mispredicted half the time).
+    for (k, &word) in events.iter().enumerate() {
+        let mut w = word;
+        while w != 0 {
+            let a = k * 64 + w.trailing_zeros() as usize;
+            w &= w - 1;
+            let g = active_axons[a].1 as usize;
+            if d.stochastic_weights[g] {
+                stochastic_events += 1;
+                let rho = prng.draw_u8();
+                v = sat(v + (s[g].abs() >= rho) as i32 * s[g].signum());
+            } else {
+                v = sat(v + s[g]);
             }
-        } else {
-            v = sat(v + s);
         }
     }
     // 2. Leak (with leak reversal and anti-ringing).
@@ -810,9 +829,7 @@ fn update_neuron_sequential(
     let before = v;
     if d.stochastic_leak {
         let rho = prng.draw_u8();
-        if d.leak.abs() >= rho {
-            v = sat(v + omega * d.leak.signum());
-        }
+        v = sat(v + (d.leak.abs() >= rho) as i32 * omega * d.leak.signum());
     } else {
         v = sat(v + omega * d.leak);
     }

@@ -1,0 +1,147 @@
+//! Criterion benchmarks of the engine: cost per core-tick of each kind of work, and of the
+//! phases of a tick. `cargo bench -p tnsim-core`; the Python `tnsim bench` measures whole-chip
+//! throughput against peers.
+//!
+//! Workloads (one "chip-like" core = density 0.5 crossbar, +-1 weights, deterministic neurons
+//! firing about once every 50 ticks, each targeting a random axon of a random core):
+//! - `deterministic`: 256 such cores;
+//! - `stochastic`: the same with stochastic synapses and leak (the sequential path);
+//! - `quiet`: 256 cores that receive nothing and change nothing (skipped);
+//! - phases: `compute` (one `CoreState::tick` per core, spikes delivered) against a whole
+//!   `Simulator::run` tick (compute + record).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tnsim_core::core::{deliver, CoreState, Scheduler, TickContext};
+use tnsim_core::grid::GridIndex;
+use tnsim_core::params::{CoreConfig, NeuronParams, AXONS, NEURONS};
+use tnsim_core::{EvalMode, Isa, Network, Simulator};
+
+/// A small xorshift for reproducible workloads (no dependency).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Deterministic,
+    Stochastic,
+    Quiet,
+}
+
+/// `side x side` cores of the given kind on one chip.
+fn network(side: u32, kind: Kind) -> Network {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut net = Network::new((1, 1), None).expect("valid chips");
+    for x in 0..side {
+        for y in 0..side {
+            let mut cfg = CoreConfig::empty(1 + x * side + y);
+            if kind != Kind::Quiet {
+                for i in 0..AXONS {
+                    for j in 0..NEURONS {
+                        if rng.below(2) == 0 {
+                            cfg.set_connected(i, j, true);
+                        }
+                    }
+                }
+            }
+            for i in 0..AXONS {
+                cfg.axon_types[i] = rng.below(4) as u8;
+            }
+            for j in 0..NEURONS {
+                let stochastic = kind == Kind::Stochastic;
+                cfg.neurons[j] = NeuronParams {
+                    weights: std::array::from_fn(|_| if rng.below(2) == 0 { -1 } else { 1 }),
+                    stochastic_weights: [stochastic; 4],
+                    stochastic_leak: stochastic,
+                    leak: match kind {
+                        Kind::Deterministic => 1,
+                        Kind::Stochastic => 128,
+                        Kind::Quiet => 0,
+                    },
+                    threshold: if stochastic { 25 } else { 50 },
+                    negative_threshold: 50,
+                    initial_potential: if kind == Kind::Quiet { 0 } else { rng.below(50) as i32 },
+                    target_dx: rng.below(side as u64) as i32 - x as i32,
+                    target_dy: rng.below(side as u64) as i32 - y as i32,
+                    target_axon: rng.below(256) as i32,
+                    target_delay: 1 + rng.below(15) as u8,
+                    ..NeuronParams::default()
+                };
+            }
+            net.add_core(x as i64, y as i64, cfg).expect("valid core");
+        }
+    }
+    net
+}
+
+/// Whole ticks (compute + record) per core-tick, for each workload, serial.
+fn per_core_tick(c: &mut Criterion) {
+    let side = 16;
+    let mut group = c.benchmark_group("core_tick");
+    group.throughput(Throughput::Elements((side * side) as u64));
+    for (name, kind) in
+        [("deterministic", Kind::Deterministic), ("stochastic", Kind::Stochastic), ("quiet", Kind::Quiet)]
+    {
+        let net = network(side, kind);
+        for isa in [Isa::Baseline, Isa::best_supported()] {
+            let mut sim = Simulator::new(&net, 1).expect("valid network");
+            sim.set_isa(isa);
+            sim.run(20, &[], false).expect("runs");
+            group.bench_with_input(BenchmarkId::new(name, isa.name()), &(), |b, _| {
+                b.iter(|| black_box(sim.run(1, &[], false).expect("runs")))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The phases of a tick: phase 1 alone (every core's tick, spikes delivered) against a whole
+/// `Simulator::run` tick, which adds phase 2 (gathering outputs and counters).
+fn phases(c: &mut Criterion) {
+    let side = 16;
+    let net = network(side, Kind::Deterministic);
+    let grid = GridIndex::new(&net);
+    let mut cores: Vec<CoreState> =
+        net.cores().enumerate().map(|(i, (&(x, y), cfg))| CoreState::new(i as u32, x, y, cfg)).collect();
+    let schedulers: Vec<Scheduler> = cores.iter().map(|_| Scheduler::default()).collect();
+    let mut group = c.benchmark_group("phases");
+    group.throughput(Throughput::Elements((side * side) as u64));
+    let mut t = 0u64;
+    let mut pending = Vec::with_capacity(NEURONS);
+    group.bench_function("compute_and_route", |b| {
+        b.iter(|| {
+            let ctx = TickContext {
+                t,
+                record_spikes: false,
+                mode: EvalMode::Fast,
+                lookup: &grid,
+                schedulers: &schedulers,
+                isa: Isa::best_supported(),
+            };
+            for core in cores.iter_mut() {
+                pending.clear();
+                core.tick(&ctx, &mut pending);
+                deliver(&schedulers, &pending);
+            }
+            t += 1;
+        })
+    });
+    let mut sim = Simulator::new(&net, 1).expect("valid network");
+    group.bench_function("whole_tick", |b| b.iter(|| black_box(sim.run(1, &[], false).expect("runs"))));
+    group.finish();
+}
+
+criterion_group!(benches, per_core_tick, phases);
+criterion_main!(benches);
