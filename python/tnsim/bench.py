@@ -84,6 +84,111 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
     return net
 
 
+def feedforward_workload(copies: int = 16, seed: int = 3):
+    """A memoryless two-layer network (SPEC section 8 neurons), like a deployed classifier.
+
+    Per copy: 4 input cores of 256 axons (an "image" of 1024 binary pixels), 64 routed neurons
+    each, feeding one output core of 250 neurons with a host port each. Returns the network and
+    the per-copy integer weight matrices and leaks, for the vectorised evaluation.
+    """
+    rng = np.random.default_rng(seed)
+    net = Network(chips=(1, 1), output_ports=250 * copies)
+    mats = []
+    for e in range(copies):
+        x0 = 2 * (e % 32)
+        y0 = 5 * (e // 32)
+        layer1 = []
+        for c in range(4):
+            xy = (x0, y0 + c)
+            cb = rng.random((256, 256)) < 0.5
+            types = rng.permutation(np.repeat(np.arange(4), 64))
+            w = np.array([rng.permutation([-2, -1, 1, 2]) for _ in range(256)])
+            leak = rng.integers(-3, 1, 256)
+            routed = np.arange(256) < 64
+            net.add_core(xy, crossbar=cb, axon_types=types, neurons=Neurons(
+                weights=w, leak=leak, threshold=1, reset_value=0, negative_threshold=0,
+                negative_saturation=True, target_dx=np.where(routed, 1, 0),
+                target_dy=np.where(routed, -c, 0), target_axon=np.where(routed, c * 64 + np.arange(256) % 64, -1),
+                target_delay=1), seed=1)
+            layer1.append((cb * w[np.arange(256)[None, :], types[:, None]], leak))
+        cb = rng.random((256, 256)) < 0.5
+        types = rng.permutation(np.repeat(np.arange(4), 64))
+        w = np.array([rng.permutation([-2, -1, 1, 2]) for _ in range(256)])
+        leak = rng.integers(-3, 1, 256)
+        ports = np.where(np.arange(256) < 250, e * 250 + np.arange(256), -1)
+        net.add_core((x0 + 1, y0), crossbar=cb, axon_types=types, neurons=Neurons(
+            weights=w, leak=leak, threshold=1, output_port=ports), seed=1)
+        mats.append((layer1, (cb * w[np.arange(256)[None, :], types[:, None]], leak)))
+    return net, mats
+
+
+def feedforward_inputs(net_copies: int, images: np.ndarray) -> np.ndarray:
+    """Host input rows: image k (1024 bits: 4 cores x 256 axons) at tick k, into every copy."""
+    rows = []
+    k, idx = np.nonzero(images)
+    core, axon = idx // 256, idx % 256
+    for e in range(net_copies):
+        x0, y0 = 2 * (e % 32), 5 * (e // 32)
+        rows.append(np.column_stack([k, np.full(len(k), x0), y0 + core, axon]))
+    out = np.concatenate(rows)
+    return out[np.argsort(out[:, 0], kind="stable")]
+
+
+def feedforward_numpy(mats, images: np.ndarray, matmul=np.matmul) -> np.ndarray:
+    """The same network as matrix products: (images, 250 * copies) output spikes."""
+    x = images.reshape(len(images), 4, 256).astype(np.float32)
+    outs = []
+    for layer1, (w2, leak2) in mats:
+        hidden = []
+        for c, (w1, leak1) in enumerate(layer1):
+            pre = matmul(x[:, c, :], w1.astype(np.float32)) + leak1
+            hidden.append((pre >= 1)[:, :64])
+        h = np.concatenate(hidden, axis=1).astype(np.float32)
+        pre2 = matmul(h, w2.astype(np.float32)) + leak2
+        outs.append((pre2 >= 1)[:, :250])
+    return np.concatenate(outs, axis=1)
+
+
+def compare_feedforward(copies: int = 16, images: int = 2000, seed: int = 5,
+                        log: Callable[[str], None] = print) -> Dict[str, float]:
+    """Images per second of a memoryless feed-forward network: the engine (one image per
+    tick, pipelined) against NumPy and, if installed, PyTorch matrix products on the CPU.
+    Checks that all give the same output spikes for every image."""
+    net, mats = feedforward_workload(copies)
+    rng = np.random.default_rng(seed)
+    imgs = rng.random((images, 1024)) < 0.2
+    inputs = feedforward_inputs(copies, imgs)
+    sim = Simulator(net, threads=min(2, os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    res = sim.run(images + 1, inputs, record_spikes=False)
+    t_engine = time.perf_counter() - t0
+    engine_out = res.output_spikes[1:]  # image k's outputs come at tick k + 1
+    t0 = time.perf_counter()
+    np_out = feedforward_numpy(mats, imgs)
+    t_numpy = time.perf_counter() - t0
+    if not np.array_equal(engine_out, np_out):
+        raise AssertionError("engine and NumPy evaluation of the feed-forward network disagree")
+    out = {"copies": copies, "cores": net.num_cores, "images": images,
+           "engine_images_per_s": images / t_engine, "numpy_images_per_s": images / t_numpy}
+    try:
+        import torch  # optional
+
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+        def torch_matmul(a, b):
+            return torch.matmul(torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(b)).numpy()
+
+        t0 = time.perf_counter()
+        torch_out = feedforward_numpy(mats, imgs, matmul=torch_matmul)
+        t_torch = time.perf_counter() - t0
+        if not np.array_equal(engine_out, torch_out):
+            raise AssertionError("engine and PyTorch evaluation of the feed-forward network disagree")
+        out["torch_images_per_s"] = images / t_torch
+    except ImportError:
+        log("  (PyTorch not installed: the torch comparison is skipped)")
+    return out
+
+
 @dataclass
 class Measurement:
     name: str
@@ -187,7 +292,11 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
     eng = measure("engine 4 cores", small4, ref_ticks * 20, 1)
     ref_us = ref_s / (ref_ticks * 4) * 1e6
 
+    log("memoryless feed-forward network: engine vs NumPy/PyTorch matrix products...")
+    ff = compare_feedforward(copies=16, images=500 if quick else 2000, log=log)
+
     report = {"machine": info, "threads": threads, "rows": [r.row() for r in rows],
+              "feedforward": ff,
               "reference_us_per_core_tick": ref_us,
               "engine_small_us_per_core_tick": eng.ns_per_core_tick / 1e3,
               "peers_us_per_core_tick": PEERS_US_PER_CORE_TICK}
@@ -223,6 +332,17 @@ def print_report(report: Dict[str, object], log: Callable[[str], None] = print) 
     log(f"  NumPy reference (same 4 cores) {ref:10.1f} us   ({ref / eng:,.0f}x the engine, measured here)")
     for peer, us in report["peers_us_per_core_tick"].items():  # type: ignore[union-attr]
         log(f"  {peer:30s} {us:10.1f} us   ({us / cpu_us:,.0f}x the engine; published figure)")
+    ff = report.get("feedforward")
+    if ff:
+        log("")
+        log(f"memoryless feed-forward network, {ff['copies']} copies ({ff['cores']} cores), "
+            f"{ff['images']} images, same outputs checked:")
+        log(f"  engine (1 image per tick)      {ff['engine_images_per_s']:12,.0f} images/s")
+        log(f"  NumPy matrix products          {ff['numpy_images_per_s']:12,.0f} images/s   "
+            f"(engine / NumPy = {ff['engine_images_per_s'] / ff['numpy_images_per_s']:.2f})")
+        if "torch_images_per_s" in ff:
+            log(f"  PyTorch matrix products (CPU)  {ff['torch_images_per_s']:12,.0f} images/s   "
+                f"(engine / torch = {ff['engine_images_per_s'] / ff['torch_images_per_s']:.2f})")
 
 
 def main(out_json: Optional[str] = None, quick: bool = False) -> int:
