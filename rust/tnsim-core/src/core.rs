@@ -312,6 +312,41 @@ fn sat(v: i32) -> i32 {
     v.clamp(V_MIN, V_MAX)
 }
 
+/// The type of axon i from types packed 2 bits per axon.
+#[inline(always)]
+fn type_of(packed: &[u64; AXONS / 32], i: usize) -> usize {
+    (packed[i / 32] >> (2 * (i % 32)) & 3) as usize
+}
+
+/// The indices of the set bits of a 256-bit set, ascending. (An iterator rather than a
+/// closure: closures are not compiled with the caller's target features.)
+struct Bits {
+    words: [u64; 4],
+    k: usize,
+}
+
+#[inline(always)]
+fn bits(words: &[u64; 4]) -> Bits {
+    Bits { words: *words, k: 0 }
+}
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.k < 4 {
+            let w = self.words[self.k];
+            if w != 0 {
+                self.words[self.k] = w & (w - 1);
+                return Some(self.k * 64 + w.trailing_zeros() as usize);
+            }
+            self.k += 1;
+        }
+        None
+    }
+}
+
 #[inline(always)]
 fn bit(words: &[u64; 4], i: usize) -> bool {
     words[i / 64] >> (i % 64) & 1 == 1
@@ -324,8 +359,8 @@ pub struct CoreState {
     pub y: u32,
     /// `rows[i]`: bit j set when axon i connects to neuron j.
     rows: Box<[[u64; 4]; AXONS]>,
-    /// `type_masks[G]`: bit i set when axon i has type G.
-    type_masks: [[u64; 4]; AXON_TYPES],
+    /// Axon types, 2 bits each (see [`type_of`]).
+    axon_types: [u64; AXONS / 32],
     weights: Weights,
     /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
     /// when all neurons share `dynamics[0]`).
@@ -347,9 +382,9 @@ pub struct CoreState {
 impl CoreState {
     pub fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig) -> Self {
         let rows = cfg.rows.clone();
-        let mut type_masks = [[0u64; 4]; AXON_TYPES];
+        let mut axon_types = [0u64; AXONS / 32];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
-            type_masks[t as usize][i / 64] |= 1 << (i % 64);
+            axon_types[i / 32] |= (t as u64) << (2 * (i % 32));
         }
         let narrow = cfg.neurons.iter().all(|n| n.weights.iter().all(|&w| (-128..=127).contains(&w)));
         let weights = if narrow {
@@ -398,7 +433,7 @@ impl CoreState {
             x,
             y,
             rows,
-            type_masks,
+            axon_types,
             weights,
             dynamics,
             dynamics_index,
@@ -444,7 +479,7 @@ impl CoreState {
 
     #[inline(always)]
     fn axon_type(&self, i: usize) -> usize {
-        (0..AXON_TYPES).find(|&g| bit(&self.type_masks[g], i)).unwrap_or(0)
+        type_of(&self.axon_types, i)
     }
 
     /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read first: the
@@ -521,20 +556,10 @@ impl CoreState {
             return;
         }
 
-        // Active axons, ascending, with their types; synaptic events of all neurons.
-        let mut active_axons = [(0u8, 0u8); AXONS];
-        let mut n_active = 0;
-        for (k, &word) in active.iter().enumerate() {
-            let mut w = word;
-            while w != 0 {
-                let i = k * 64 + w.trailing_zeros() as usize;
-                w &= w - 1;
-                active_axons[n_active] = (i as u8, self.axon_type(i) as u8);
-                n_active += 1;
-                c.synaptic_events += self.rows[i].iter().map(|r| r.count_ones() as u64).sum::<u64>();
-            }
+        // Synaptic events of all neurons: every connection of every active axon.
+        for i in bits(&active) {
+            c.synaptic_events += self.rows[i].iter().map(|r| r.count_ones() as u64).sum::<u64>();
         }
-        let active_axons = &active_axons[..n_active];
 
         let sequential_all = mode == EvalMode::Sequential;
         let seq_mask = if sequential_all { [!0u64; 4] } else { self.stochastic };
@@ -544,12 +569,12 @@ impl CoreState {
         if !sequential_all && seq_mask != [!0u64; 4] {
             // Deterministic neurons, all at once.
             let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
-            for &(i, g) in active_axons {
-                let r = &self.rows[i as usize];
+            for i in bits(&active) {
+                let (r, g) = (&self.rows[i], self.axon_type(i));
                 let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
                 match &self.weights {
-                    Weights::Narrow(w) => integrate_axon(&mut self.potentials, &lanes, &w[g as usize]),
-                    Weights::Wide(w) => integrate_axon(&mut self.potentials, &lanes, &w[g as usize]),
+                    Weights::Narrow(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
+                    Weights::Wide(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
                 }
             }
             if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
@@ -570,21 +595,14 @@ impl CoreState {
         }
 
         if seq_mask != [0; 4] {
-            // Each sequential neuron's events as a set of positions in `active_axons`, built
-            // from the rows (work in proportion to the events, not to axons x neurons).
-            // Ascending positions are ascending axons: SPEC's order of events.
+            // Each sequential neuron's events as a set of axons, built from the active rows
+            // (work in proportion to the events, not to axons x neurons).
             let mut events = [[0u64; 4]; NEURONS];
-            if n_active > 0 {
-                for (a, &(i, _)) in active_axons.iter().enumerate() {
-                    let row = &self.rows[i as usize];
-                    for k in 0..4 {
-                        let mut w = row[k] & seq_mask[k];
-                        while w != 0 {
-                            let j = k * 64 + w.trailing_zeros() as usize;
-                            w &= w - 1;
-                            events[j][a / 64] |= 1 << (a % 64);
-                        }
-                    }
+            for i in bits(&active) {
+                let row = &self.rows[i];
+                let masked = [row[0] & seq_mask[0], row[1] & seq_mask[1], row[2] & seq_mask[2], row[3] & seq_mask[3]];
+                for j in bits(&masked) {
+                    events[j][i / 64] |= 1 << (i % 64);
                 }
             }
             let mut prng = self.prng;
@@ -596,7 +614,7 @@ impl CoreState {
                     let d = *self.dynamics_of(j);
                     let v0 = self.potentials[j];
                     let (v, spiked, stochastic_events) =
-                        update_neuron_sequential(v0, j, &d, &self.weights, &events[j], active_axons, &mut prng);
+                        update_neuron_sequential(v0, j, &d, &self.weights, &events[j], &self.axon_types, &mut prng);
                     c.stochastic_synaptic_events += stochastic_events;
                     self.potentials[j] = v;
                     changed |= v != v0;
@@ -801,20 +819,20 @@ fn update_neuron_sequential(
     d: &Dynamics,
     weights: &Weights,
     events: &[u64; 4],
-    active_axons: &[(u8, u8)],
+    axon_types: &[u64; AXONS / 32],
     prng: &mut Xorshift32,
 ) -> (i32, bool, u64) {
     let mut stochastic_events = 0;
     let s: [i32; AXON_TYPES] = std::array::from_fn(|g| weights.get(g, j));
-    // 1. Synaptic integration: `events` holds positions in `active_axons` (ascending axons).
+    // 1. Synaptic integration: `events` holds the active axons connected to j (ascending).
     // The comparisons with a random rho are unpredictable, so they are written as arithmetic
     // (a branch would be mispredicted half the time).
     for (k, &word) in events.iter().enumerate() {
         let mut w = word;
         while w != 0 {
-            let a = k * 64 + w.trailing_zeros() as usize;
+            let i = k * 64 + w.trailing_zeros() as usize;
             w &= w - 1;
-            let g = active_axons[a].1 as usize;
+            let g = type_of(axon_types, i);
             if d.stochastic_weights[g] {
                 stochastic_events += 1;
                 let rho = prng.draw_u8();
