@@ -19,6 +19,7 @@ SPEC_VERSION = 1
 FORMAT_VERSION: int = _core.FORMAT_VERSION
 
 from . import reference  # noqa: E402  (imports the names above)
+from . import energy, io  # noqa: E402  (energy model; RANC files, spike files)
 
 __all__ = [
     "AXON_TYPES",
@@ -37,6 +38,8 @@ __all__ = [
     "Simulator",
     "TnsimError",
     "__version__",
+    "energy",
+    "io",
     "load",
     "reference",
     "run",
