@@ -13,7 +13,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tnsim_core::core::{deliver, CoreState, Scheduler, TickContext};
+use tnsim_core::core::{deliver, CoreState, Scheduler, TickContext, TickSink};
 use tnsim_core::grid::GridIndex;
 use tnsim_core::params::{CoreConfig, NeuronParams, AXONS, NEURONS};
 use tnsim_core::{EvalMode, Isa, Network, Simulator};
@@ -119,7 +119,7 @@ fn phases(c: &mut Criterion) {
     let mut group = c.benchmark_group("phases");
     group.throughput(Throughput::Elements((side * side) as u64));
     let mut t = 0u64;
-    let mut pending = Vec::with_capacity(NEURONS);
+    let mut sink = TickSink::default();
     group.bench_function("compute_and_route", |b| {
         b.iter(|| {
             let ctx = TickContext {
@@ -131,9 +131,9 @@ fn phases(c: &mut Criterion) {
                 isa: Isa::best_supported(),
             };
             for core in cores.iter_mut() {
-                pending.clear();
-                core.tick(&ctx, &mut pending);
-                deliver(&schedulers, &pending);
+                sink.pending.clear();
+                core.tick(&ctx, &mut sink);
+                deliver(&schedulers, &sink.pending);
             }
             t += 1;
         })

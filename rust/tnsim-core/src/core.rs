@@ -273,13 +273,18 @@ impl Scheduler {
     }
 }
 
-/// What one core produced in its last tick (buffers are reused between ticks).
-#[derive(Debug, Default, Clone)]
-pub struct TickOutput {
-    pub output_ports: Vec<u32>,
-    /// Neurons that spiked, ascending (only filled when spikes are recorded).
-    pub fired: Vec<u8>,
+/// Where cores put what they produce in a tick: shared by the cores of a chunk of work,
+/// which run one after the other on one thread.
+#[derive(Debug, Default)]
+pub struct TickSink {
+    /// Deliveries queued by the last core: (target core, slot << 8 | axon); see [`deliver`].
+    pub pending: Vec<(u32, u16)>,
+    /// Counters summed over the cores.
     pub counters: Counters,
+    /// Host output ports hit, in core and neuron order.
+    pub ports: Vec<u32>,
+    /// Spikes (tick, x, y, neuron), in core and neuron order, when recording.
+    pub fired: Vec<(u32, u32, u16)>,
 }
 
 /// Prefetch one cache line (no effect on other architectures).
@@ -376,7 +381,6 @@ pub struct CoreState {
     pub prng: Xorshift32,
     /// Nothing happened in the last tick and nothing will until an axon is active.
     quiet: bool,
-    pub out: TickOutput,
 }
 
 impl CoreState {
@@ -443,7 +447,6 @@ impl CoreState {
             index,
             prng: Xorshift32::new(cfg.seed),
             quiet: false,
-            out: TickOutput::default(),
         }
     }
 
@@ -464,8 +467,6 @@ impl CoreState {
             + NEURONS * 4 // routes
             + NEURONS * 4 // potentials
             + std::mem::size_of::<Scheduler>()
-            + self.out.output_ports.capacity() * 4
-            + self.out.fired.capacity()
     }
 
     #[inline(always)]
@@ -512,47 +513,45 @@ impl CoreState {
     }
 
     /// Run tick `ctx.t` of this core: take slot `t mod 16` of its scheduler, update all 256
-    /// neurons, and send the spikes: to host ports into `self.out`, to axons into `pending`
+    /// neurons, and send the spikes: to host ports into `sink`, to axons into `sink.pending`
     /// (performed by [`deliver`] during the same compute phase). Consumes one tick.
-    pub fn tick(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
+    pub fn tick(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
         match ctx.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` (or
             // `Simulator::set_isa`, which clamps to it) after the CPU reported every feature
             // the function is compiled for.
-            Isa::Avx512 => unsafe { self.tick_avx512(ctx, pending) },
+            Isa::Avx512 => unsafe { self.tick_avx512(ctx, sink) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for the AVX2 feature set.
-            Isa::Avx2 => unsafe { self.tick_avx2(ctx, pending) },
-            _ => self.tick_body(ctx, pending),
+            Isa::Avx2 => unsafe { self.tick_avx2(ctx, sink) },
+            _ => self.tick_body(ctx, sink),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
-    unsafe fn tick_avx2(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
-        self.tick_body(ctx, pending)
+    unsafe fn tick_avx2(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
+        self.tick_body(ctx, sink)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
-    unsafe fn tick_avx512(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
-        self.tick_body(ctx, pending)
+    unsafe fn tick_avx512(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
+        self.tick_body(ctx, sink)
     }
 
     /// The tick itself; inlined into one copy per instruction set so that the loops over
     /// neurons are vectorised for the widest registers the CPU has.
     #[inline(always)]
-    fn tick_body(&mut self, ctx: &TickContext<'_>, pending: &mut Vec<(u32, u16)>) {
+    fn tick_body(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
         let TickContext { t, record_spikes, mode, lookup, schedulers, .. } = *ctx;
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
-        self.out.output_ports.clear();
-        self.out.fired.clear();
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
         let no_input = active == [0; 4];
         if mode == EvalMode::Fast && no_input && self.quiet {
-            self.out.counters = c;
+            sink.counters += c;
             return;
         }
 
@@ -635,7 +634,7 @@ impl CoreState {
                 w &= w - 1;
                 c.spikes += 1;
                 if record_spikes {
-                    self.out.fired.push(j as u8);
+                    sink.fired.push((self.x, self.y, j as u16));
                 }
                 match Route::unpack(self.routes[j]) {
                     Route::None => {}
@@ -645,7 +644,7 @@ impl CoreState {
                         let target = lookup.index_of(tx, ty);
                         let slot = ((t + delay as u64) % SLOTS as u64) as u16;
                         schedulers[target as usize].prefetch(slot as usize, axon as usize);
-                        pending.push((target, slot << 8 | axon as u16));
+                        sink.pending.push((target, slot << 8 | axon as u16));
                         c.spikes_delivered += 1;
                         c.hops += dx.unsigned_abs() as u64 + dy.unsigned_abs() as u64;
                         // Dimension-ordered: along x at row y, then along y at column tx.
@@ -653,7 +652,7 @@ impl CoreState {
                             + (self.y / CHIP_SIDE).abs_diff(ty / CHIP_SIDE) as u64;
                     }
                     Route::Output { port } => {
-                        self.out.output_ports.push(port);
+                        sink.ports.push(port);
                         c.output_spikes += 1;
                     }
                 }
@@ -662,7 +661,7 @@ impl CoreState {
 
         c.active_cores = (c.synaptic_events > 0 || c.spikes > 0) as u64;
         self.quiet = no_input && c.spikes == 0 && !changed;
-        self.out.counters = c;
+        sink.counters += c;
     }
 }
 

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::core::{deliver, CoreState, EvalMode, Isa, Scheduler, TickContext};
+use crate::core::{deliver, CoreState, EvalMode, Isa, Scheduler, TickContext, TickSink};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
@@ -72,14 +72,6 @@ pub struct SimState {
     pub tick: u64,
     /// One per configured core, in the network's order (by x, then y).
     pub cores: Vec<CoreSnapshot>,
-}
-
-/// What the cores of one chunk produced in a tick.
-#[derive(Default)]
-struct ChunkOutput {
-    counters: Counters,
-    ports: Vec<u32>,
-    spikes: Vec<SpikeRecord>,
 }
 
 /// Upper bound on the result memory one `run` call may allocate.
@@ -405,34 +397,21 @@ impl Simulator {
             let compute = |chunk: &mut [CoreState]| {
                 // Prefetch a core's first reads while the one before it computes, and deliver
                 // a core's spikes after the next one has computed (see `core::deliver`).
-                let (mut queued, mut pending) = (Vec::with_capacity(NEURONS), Vec::with_capacity(NEURONS));
-                let mut out = ChunkOutput::default();
+                let mut sink = TickSink::default();
+                let mut queued = Vec::new();
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                         next.prefetch(t, schedulers);
                     }
-                    let core = &mut chunk[k];
-                    core.tick(&ctx, &mut pending);
+                    chunk[k].tick(&ctx, &mut sink);
                     deliver(schedulers, &queued);
                     queued.clear();
-                    std::mem::swap(&mut queued, &mut pending);
-                    // Gather while the core is in cache (phase 2 then touches chunks, not cores).
-                    out.counters += core.out.counters;
-                    out.ports.extend_from_slice(&core.out.output_ports);
-                    if record {
-                        let (x, y) = (core.x, core.y);
-                        out.spikes.extend(core.out.fired.iter().map(|&j| SpikeRecord {
-                            tick: t,
-                            x,
-                            y,
-                            neuron: j as u16,
-                        }));
-                    }
+                    std::mem::swap(&mut queued, &mut sink.pending);
                 }
                 deliver(schedulers, &queued);
-                out
+                sink
             };
-            let outs: Vec<ChunkOutput> = if parallel {
+            let outs: Vec<TickSink> = if parallel {
                 self.cores.par_chunks_mut(CHUNK_CORES).map(compute).collect()
             } else {
                 self.cores.chunks_mut(CHUNK_CORES).map(compute).collect()
@@ -448,7 +427,7 @@ impl Simulator {
                 }
                 if let Some(spikes) = result.spikes.as_mut() {
                     // Cores are sorted by (x, y) and neurons ascend: rows come out sorted.
-                    spikes.extend(out.spikes);
+                    spikes.extend(out.fired.iter().map(|&(x, y, neuron)| SpikeRecord { tick: t, x, y, neuron }));
                 }
             }
             result.counters.push(counters);
