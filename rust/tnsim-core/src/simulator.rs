@@ -397,8 +397,8 @@ impl Simulator {
             let compute = |chunk: &mut [CoreState]| {
                 // Prefetch a core's first reads while the one before it computes, and deliver
                 // a core's spikes after the next one has computed (see `core::deliver`).
-                let mut sink = TickSink::default();
-                let mut queued = Vec::new();
+                let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
+                let mut queued = Vec::with_capacity(NEURONS);
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                         next.prefetch(t, schedulers);
