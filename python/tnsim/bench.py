@@ -7,7 +7,8 @@ since the machine may be shared and noisy. The workloads:
   (about 128 synapses per axon), deterministic neurons firing at about 20 Hz (2 % of neurons
   per tick), every neuron targeting a random axon of a random core of the system with a random
   delay 1..15. The rate is measured and printed, so the workload is honest.
-- ``scale``: the same per-core workload on 1, 4 and 16 chips (time per tick against cores).
+- ``scale``: the same per-chip workload on 1, 4 and 16 chips, 5 % of the neurons targeting
+  another chip (time per tick against cores).
 - ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
   close to nothing.
 - ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (the
@@ -42,7 +43,7 @@ PEERS_US_PER_CORE_TICK = {
 
 def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: float = 0.5,
                   period: int = 50, stochastic: bool = False,
-                  active_cores: Optional[int] = None) -> Network:
+                  active_cores: Optional[int] = None, cross_chip: float = 0.05) -> Network:
     """The benchmark network (see the module docstring).
 
     Each neuron leaks +1 a tick towards a threshold of ``period`` (so it fires about once every
@@ -50,6 +51,10 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
     input is balanced) and starts at a random potential so firing is spread over time. With
     ``stochastic`` the leak and synapses are stochastic instead. With ``active_cores`` only
     that many cores are driven (the others have no leak, no input: quiet).
+
+    Targets: a random core of the neuron's own chip, except that with several chips a fraction
+    ``cross_chip`` of the neurons target a random core of the whole system (real networks are
+    mostly local; every chip keeps the one-chip workload, so cost per core can be compared).
     """
     rng = np.random.default_rng(seed)
     gx, gy = 64 * chips[0], 64 * chips[1]
@@ -61,9 +66,15 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
     for k, (x, y) in enumerate(positions):
         is_driven = k in driven
         if is_driven:
-            t = rng.integers(0, len(driven_xy), n)
-            tx = np.array([driven_xy[i][0] for i in t]) if active_cores is not None else rng.integers(0, gx, n)
-            ty = np.array([driven_xy[i][1] for i in t]) if active_cores is not None else rng.integers(0, gy, n)
+            if active_cores is not None:
+                t = rng.integers(0, len(driven_xy), n)
+                tx = np.array([driven_xy[i][0] for i in t])
+                ty = np.array([driven_xy[i][1] for i in t])
+            else:
+                cx0, cy0 = 64 * (x // 64), 64 * (y // 64)
+                far = rng.random(n) < (cross_chip if chips != (1, 1) else 0.0)
+                tx = np.where(far, rng.integers(0, gx, n), cx0 + rng.integers(0, 64, n))
+                ty = np.where(far, rng.integers(0, gy, n), cy0 + rng.integers(0, 64, n))
         else:
             tx, ty = np.full(n, x), np.full(n, y)
         neurons = Neurons(
