@@ -259,8 +259,11 @@ impl Scheduler {
     #[inline(always)]
     pub fn take(&self, slot: usize) -> [u64; 4] {
         let words = self.slot(slot);
-        for w in &self.slots[slot] {
-            w.store(0, Ordering::Relaxed);
+        // Only write when there is something to clear: an idle core's line stays clean.
+        for (w, &v) in self.slots[slot].iter().zip(&words) {
+            if v != 0 {
+                w.store(0, Ordering::Relaxed);
+            }
         }
         words
     }
@@ -489,6 +492,9 @@ impl CoreState {
     #[inline]
     pub fn prefetch(&self, t: u64, schedulers: &[Scheduler]) {
         let active = schedulers[self.index as usize].slot((t % SLOTS as u64) as usize);
+        if self.quiet && active == [0; 4] {
+            return; // it will be skipped
+        }
         for (k, &word) in active.iter().enumerate() {
             let mut w = word;
             while w != 0 {
