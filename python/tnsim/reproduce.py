@@ -1,0 +1,242 @@
+"""Reproduce Esser et al. (NIPS 2015) end to end: train, deploy ensembles, evaluate in the simulator.
+
+``tnsim reproduce --out DIR`` trains the paper-sized 5-core network and the larger network,
+deploys ensembles of 1, 4, 16 and 64 copies, evaluates them in the simulator on the MNIST test
+set and writes ``DIR/results.json`` (one row per network and ensemble size) and
+``DIR/results.md``; plots go to ``DIR/`` when matplotlib is installed. ``--quick`` is a reduced
+run (fewer epochs, part of the test set) that finishes in a few minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+#: The paper's figures (Esser et al. 2015, abstract): ensemble size -> (accuracy %, uJ per image).
+PAPER = {1: (92.7, 0.268), 64: (99.42, 108.0)}
+
+#: Training settings per network (full run, quick run).
+SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
+    "5core": {"full": {"epochs": 40, "lr": 0.02, "beta": 0.3, "shift": 1},
+              "quick": {"epochs": 8, "lr": 0.02, "beta": 0.3, "shift": 1}},
+    "large": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.1, "shift": 2},
+              "quick": {"epochs": 2, "lr": 0.01, "beta": 0.1, "shift": 2}},
+}
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def format_table(rows: Sequence[Dict[str, Any]]) -> str:
+    head = ("| network | copies | cores | test images | accuracy % | energy uJ/image | images/s | ticks/image "
+            "| paper accuracy % | paper uJ/image |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        pa, pe = PAPER.get(r["copies"], (None, None))
+        lines.append(f"| {r['network']} | {r['copies']} | {r['cores']} | {r['images']} | {100 * r['accuracy']:.2f} "
+                     f"| {r['energy_uj_per_image']:.3f} | {r['images_per_s']:.0f} | {r['ticks_per_image']} "
+                     f"| {'' if pa is None else pa} | {'' if pe is None else pe} |")
+    return "\n".join(lines)
+
+
+def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, download: bool = True,
+        networks: Sequence[str] = ("5core", "large"), copies: Sequence[int] = (1, 4, 16, 64),
+        epochs: Optional[int] = None, test_subset: Optional[int] = None, train_subset: int = 0,
+        ticks_per_image: int = 1, encoding: str = "stochastic", seed: int = 0, dataset: str = "mnist",
+        threads: int = 1) -> List[Dict[str, Any]]:
+    from . import data, deploy, evaluate
+    from .train import TrainConfig, expected_accuracy, train
+    from .train.trainer import load_checkpoint, save_checkpoint
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    ds = data.load(dataset, data_dir, download_missing=download)
+    x_train, y_train = data.to_float(ds.train_images), ds.train_labels.astype(np.int64)
+    x_test, y_test = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
+    if test_subset is None and quick:
+        test_subset = 2000
+    if test_subset:
+        x_test, y_test = x_test[:test_subset], y_test[:test_subset]
+    rows: List[Dict[str, Any]] = []
+    for name in networks:
+        conf = dict(SETTINGS.get(name, SETTINGS["5core"])["quick" if quick else "full"])
+        if epochs is not None:
+            conf["epochs"] = epochs
+        cfg = TrainConfig(network=name, seed=seed, threads=threads, train_subset=train_subset, **conf)
+        ckpt = out / f"{name}.pt"
+        _log(f"== train {name}: {asdict(cfg)}")
+        t0 = time.perf_counter()
+        model, history = train(cfg, x_train, y_train, checkpoint=ckpt)
+        train_s = time.perf_counter() - t0
+        exp_acc = expected_accuracy(model, x_test, y_test)
+        _log(f"   trained in {train_s:.0f} s; expected-count test accuracy {100 * exp_acc:.2f} %")
+        for e in copies:
+            net, _ = deploy.deploy(model, e, seed=seed + 1,
+                                   encoding={"mode": encoding, "ticks_per_image": ticks_per_image})
+            path = out / f"{name}_x{e}.tnsim"
+            net.save(path)
+            res = evaluate.evaluate(net, x_test, y_test, ticks_per_image=ticks_per_image,
+                                    encoding=encoding, seed=seed + 2, progress=True)
+            row = {k: res[k] for k in ("network", "copies", "cores", "images", "accuracy",
+                                       "energy_uj_per_image", "images_per_s", "sim_images_per_s",
+                                       "ticks_per_image", "encoding", "energy_model")}
+            row.update({"train_seconds": round(train_s, 1), "epochs": cfg.epochs,
+                        "expected_accuracy": exp_acc, "file": path.name})
+            rows.append(row)
+            _log(f"   {name} x{e}: {res['cores']} cores, accuracy {100 * res['accuracy']:.2f} %, "
+                 f"{res['energy_uj_per_image']:.3f} uJ/image, simulator {res['sim_images_per_s']:.0f} images/s")
+            (out / "results.json").write_text(json.dumps(rows, indent=1))
+    table = format_table(rows)
+    (out / "results.md").write_text(table + "\n")
+    print(table)
+    print(f"(paper, Esser et al. 2015: 1 copy 92.7 % at 0.268 uJ/image; 64 copies 99.42 % at 108 uJ/image)")
+    print(f"total {time.perf_counter() - t_start:.0f} s; wrote {out / 'results.json'}")
+    try:
+        from . import plots
+
+        plots.plot_results(rows, out)
+    except ImportError as e:
+        _log(f"plots skipped: {e}")
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Command-line subcommands (registered by tnsim.cli): train, deploy, eval, reproduce.
+
+def _add_data_args(p: Any) -> None:
+    p.add_argument("--dataset", default="mnist", help="IDX data set name (mnist, fashion-mnist)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding <dataset>/ (default: $TNSIM_DATA, else ~/.cache/tnsim)")
+    p.add_argument("--no-download", action="store_true", help="never download missing files")
+
+
+def _load_data(args: Any) -> Any:
+    from . import data
+
+    return data.load(args.dataset, args.data_dir, download_missing=not args.no_download)
+
+
+def cmd_train(args: Any) -> int:
+    from . import data
+    from .train import TrainConfig, expected_accuracy, train
+
+    ds = _load_data(args)
+    cfg = TrainConfig(network=args.network, epochs=args.epochs, batch_size=args.batch_size,
+                      optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay, dropout=args.dropout,
+                      beta=args.beta, seed=args.seed, threads=args.threads, train_subset=args.train_subset,
+                      shift=args.shift)
+    x, y = data.to_float(ds.train_images), ds.train_labels.astype(np.int64)
+    xt, yt = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
+    t0 = time.perf_counter()
+    model, _ = train(cfg, x, y, checkpoint=args.output)
+    print(f"trained {args.network} in {time.perf_counter() - t0:.0f} s; expected-count test accuracy "
+          f"{100 * expected_accuracy(model, xt, yt):.2f} %; wrote {args.output}")
+    return 0
+
+
+def cmd_deploy(args: Any) -> int:
+    from . import deploy
+    from .train.trainer import load_checkpoint
+
+    model, _, _ = load_checkpoint(args.checkpoint)
+    net, _ = deploy.deploy(model, args.copies, seed=args.seed,
+                           encoding={"mode": args.encoding, "ticks_per_image": args.ticks_per_image})
+    net.save(args.output)
+    print(f"deployed {args.copies} copies of {model.spec['name']}: {net.num_cores} cores on "
+          f"{net.chips[0]}x{net.chips[1]} chips, {net.output_ports} output ports; wrote {args.output}")
+    return 0
+
+
+def cmd_eval(args: Any) -> int:
+    from . import data, evaluate
+    from .deploy import META_KEY
+    from .network import load
+
+    net = load(args.file)
+    if META_KEY not in net.metadata:
+        print(f"error: {args.file} is not a deployed classifier (no '{META_KEY}' metadata)", file=sys.stderr)
+        return 2
+    enc = net.metadata[META_KEY].get("encoding", {})
+    ds = _load_data(args)
+    x, y = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
+    if args.test_subset:
+        x, y = x[: args.test_subset], y[: args.test_subset]
+    tpi = args.ticks_per_image or enc.get("ticks_per_image", 1)
+    mode = args.encoding or enc.get("mode", "stochastic")
+    res = evaluate.evaluate(net, x, y, ticks_per_image=tpi, encoding=mode, seed=args.seed,
+                            threads=args.threads, progress=True)
+    row = {k: res[k] for k in ("network", "copies", "cores", "images", "accuracy", "energy_uj_per_image",
+                               "images_per_s", "sim_images_per_s", "ticks_per_image", "encoding", "energy_model")}
+    print(json.dumps(row, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(row, indent=1))
+    return 0
+
+
+def cmd_reproduce(args: Any) -> int:
+    run(args.out, data_dir=args.data_dir, quick=args.quick, download=not args.no_download,
+        networks=args.networks.split(","), copies=[int(c) for c in args.copies.split(",")],
+        epochs=args.epochs, test_subset=args.test_subset, train_subset=args.train_subset,
+        ticks_per_image=args.ticks_per_image, encoding=args.encoding, seed=args.seed,
+        dataset=args.dataset, threads=args.threads)
+    return 0
+
+
+def add_pipeline_commands(sub: Any) -> None:
+    """Register ``train``, ``deploy``, ``eval`` and ``reproduce`` on an argparse subparsers object."""
+    t = sub.add_parser("train", help="train a probabilistic core network (needs torch)")
+    _add_data_args(t)
+    t.add_argument("--network", default="5core", choices=["5core", "large"])
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--batch-size", type=int, default=100)
+    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    t.add_argument("--lr", type=float, default=0.01)
+    t.add_argument("--lr-decay", default="cosine", choices=["cosine", "step", "none"])
+    t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--beta", type=float, default=0.2, help="inverse temperature on expected class counts")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1, help="torch threads")
+    t.add_argument("--train-subset", type=int, default=0)
+    t.add_argument("--shift", type=int, default=0, help="augment: random translation by up to +-N pixels")
+    t.add_argument("-o", "--output", default="model.pt", help="checkpoint file")
+    t.set_defaults(func=cmd_train)
+    d = sub.add_parser("deploy", help="sample an ensemble from a checkpoint into a network file")
+    d.add_argument("checkpoint")
+    d.add_argument("--copies", type=int, default=1)
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--ticks-per-image", type=int, default=1)
+    d.add_argument("--encoding", default="stochastic", choices=["stochastic", "threshold"])
+    d.add_argument("-o", "--output", default="model.tnsim")
+    d.set_defaults(func=cmd_deploy)
+    e = sub.add_parser("eval", help="evaluate a deployed network in the simulator")
+    e.add_argument("file")
+    _add_data_args(e)
+    e.add_argument("--test-subset", type=int, default=0, help="first N test images (0: all)")
+    e.add_argument("--ticks-per-image", type=int, default=0, help="0: as stored at deployment")
+    e.add_argument("--encoding", default=None, choices=["stochastic", "threshold"])
+    e.add_argument("--seed", type=int, default=2)
+    e.add_argument("--threads", type=int, default=0)
+    e.add_argument("--json", metavar="FILE")
+    e.set_defaults(func=cmd_eval)
+    r = sub.add_parser("reproduce", help="train, deploy ensembles 1..64, evaluate, compare with the paper")
+    r.add_argument("--out", required=True)
+    _add_data_args(r)
+    r.add_argument("--quick", action="store_true", help="reduced run (a few minutes)")
+    r.add_argument("--networks", default="5core,large")
+    r.add_argument("--copies", default="1,4,16,64")
+    r.add_argument("--epochs", type=int, default=None, help="override the per-network epochs")
+    r.add_argument("--test-subset", type=int, default=None, help="first N test images (quick: 2000)")
+    r.add_argument("--train-subset", type=int, default=0)
+    r.add_argument("--ticks-per-image", type=int, default=1)
+    r.add_argument("--encoding", default="stochastic", choices=["stochastic", "threshold"])
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=1, help="torch threads")
+    r.set_defaults(func=cmd_reproduce)

@@ -1,0 +1,106 @@
+"""The probabilistic TrueNorth core layer (Esser et al., NIPS 2015) in PyTorch.
+
+A layer holds ``K`` cores of ``A = 256`` axons and ``N`` neurons. Per core: fixed axon types
+(64 of each of the four types, in random order), a fixed weight table per neuron (a random
+permutation of {-2, -1, +1, +2}), trainable connection probabilities ``c`` in [0, 1] per
+(axon, neuron) and a trainable bias ``b`` per neuron (the integer leak on hardware).
+
+For inputs that spike independently with probabilities ``x``, the net input of a neuron is
+``I = b + sum_i X_i C_i s_i`` with Bernoulli ``X_i ~ x_i`` and ``C_i ~ c_i``. Its mean and
+variance are ``mu = b + sum x c s`` and ``var = sum (x c)(1 - x c) s^2``; the Gaussian
+approximation gives ``P(spike) = P(I >= 1) = Phi((mu - 0.5) / sqrt(var + floor))`` (the
+0.5 is the continuity correction of the integer threshold of SPEC.md section 8).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+AXONS = 256
+WEIGHT_VALUES = (-2, -1, 1, 2)
+BIAS_LIMIT = 255.0
+
+
+def random_axon_types(rng: np.random.Generator, axons: int = AXONS) -> np.ndarray:
+    """Axon types spread evenly (axons/4 of each) and in random order."""
+    types = np.arange(axons) % 4
+    rng.shuffle(types)
+    return types.astype(np.int64)
+
+
+def random_weight_tables(rng: np.random.Generator, neurons: int) -> np.ndarray:
+    """``(neurons, 4)`` int: each row a random permutation of {-2, -1, 1, 2}."""
+    return np.stack([rng.permutation(WEIGHT_VALUES) for _ in range(neurons)]).astype(np.int64)
+
+
+def gaussian_spike_prob(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor, b: torch.Tensor,
+                        var_floor: float) -> torch.Tensor:
+    """P(spike) for inputs ``x`` (B, K, A), ``c``, ``s`` (K, A, N), bias ``b`` (K, N) -> (B, K, N)."""
+    cs = c * s
+    mu = b + torch.einsum("bka,kan->bkn", x, cs)
+    # var = sum x c s^2 - sum x^2 c^2 s^2
+    var = (torch.einsum("bka,kan->bkn", x, cs * s)
+           - torch.einsum("bka,kan->bkn", x * x, cs * cs))
+    sigma = torch.sqrt(var.clamp_min(0.0) + var_floor)
+    z = (mu - 0.5) / sigma
+    return 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
+
+
+class ProbCoreLayer(nn.Module):
+    """``cores`` probabilistic TrueNorth cores, each with ``AXONS`` axons and ``neurons`` neurons.
+
+    ``forward(x)`` takes (B, cores, AXONS) spike probabilities and returns (B, cores, neurons).
+    ``axons_used`` (cores,) marks how many leading axons each core actually has inputs on (the
+    rest have ``c`` fixed at 0 so a deployed crossbar has them off).
+    """
+
+    def __init__(self, cores: int, neurons: int, seed: int = 0, var_floor: float = 0.05,
+                 axon_mask: Optional[np.ndarray] = None, c_init: str = "uniform") -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.cores, self.neurons, self.var_floor = cores, neurons, var_floor
+        types = np.stack([random_axon_types(rng) for _ in range(cores)])            # (K, A)
+        tables = np.stack([random_weight_tables(rng, neurons) for _ in range(cores)])  # (K, N, 4)
+        s = np.take_along_axis(tables[:, None, :, :].repeat(AXONS, 1),
+                               types[:, :, None, None].repeat(neurons, 2), axis=3)[..., 0]  # (K, A, N)
+        self.axon_types: torch.Tensor
+        self.weight_tables: torch.Tensor
+        self.s: torch.Tensor
+        self.axon_mask: torch.Tensor
+        self.register_buffer("axon_types", torch.as_tensor(types))
+        self.register_buffer("weight_tables", torch.as_tensor(tables))
+        self.register_buffer("s", torch.as_tensor(s, dtype=torch.float32))
+        mask = np.ones((cores, AXONS), dtype=np.float32) if axon_mask is None else axon_mask.astype(np.float32)
+        self.register_buffer("axon_mask", torch.as_tensor(mask)[:, :, None])
+        if c_init == "uniform":
+            c = rng.uniform(0.0, 1.0, size=(cores, AXONS, neurons))
+        else:
+            c = np.full((cores, AXONS, neurons), 0.5) + rng.normal(0, 0.05, size=(cores, AXONS, neurons))
+        self.c = nn.Parameter(torch.as_tensor(np.clip(c, 0, 1), dtype=torch.float32) * self.axon_mask)
+        self.b = nn.Parameter(torch.zeros(cores, neurons))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gaussian_spike_prob(x, self.c, self.s.to(x.dtype), self.b, self.var_floor)
+
+    @torch.no_grad()
+    def constrain(self) -> None:
+        """Project parameters back to their hardware ranges (after each optimiser step)."""
+        self.c.clamp_(0.0, 1.0).mul_(self.axon_mask)
+        self.b.clamp_(-BIAS_LIMIT, BIAS_LIMIT)
+
+    @torch.no_grad()
+    def sample(self, rng: np.random.Generator) -> dict:
+        """One deterministic hardware sample: crossbar (K, A, N) bool = c > u, leak = round(b)."""
+        c = self.c.detach().cpu().numpy()
+        u = rng.random(c.shape)
+        return {
+            "crossbar": c > u,
+            "leak": np.clip(np.rint(self.b.detach().cpu().numpy()), -255, 255).astype(np.int64),
+            "axon_types": self.axon_types.cpu().numpy().copy(),
+            "weight_tables": self.weight_tables.cpu().numpy().copy(),
+        }

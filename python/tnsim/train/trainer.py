@@ -1,0 +1,171 @@
+"""Training loop for probabilistic core networks: Adam or SGD+momentum, dropout, LR schedule,
+seeds, checkpoints, progress with ETA.
+
+Loss: softmax cross-entropy on ``beta * expected class spike counts`` (``beta`` is an inverse
+temperature; the counts are sums of output-neuron spike probabilities, see networks.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .networks import CoreNetwork, build
+
+
+@dataclass
+class TrainConfig:
+    network: str = "5core"
+    epochs: int = 10
+    batch_size: int = 100
+    optimizer: str = "adam"          # "adam" or "sgd" (momentum 0.9)
+    lr: float = 0.01
+    lr_decay: str = "cosine"         # "cosine", "step" (x0.1 at 50 % and 75 %), "none"
+    momentum: float = 0.9
+    dropout: float = 0.0
+    beta: float = 1.0                # inverse temperature on expected class counts
+    var_floor: float = 0.05
+    seed: int = 0
+    threads: int = 1                 # torch threads (1 is fastest for these small matmuls on a busy 2-core box)
+    train_subset: int = 0            # 0: all training images
+    shift: int = 0                   # augmentation: random translation by up to +-shift pixels
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    frac = step / max(total, 1)
+    if cfg.lr_decay == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))
+    if cfg.lr_decay == "step":
+        return cfg.lr * (0.1 if frac >= 0.5 else 1.0) * (0.1 if frac >= 0.75 else 1.0)
+    return cfg.lr
+
+
+def random_shift(x: torch.Tensor, shape: Any, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate each image (B, rows*cols) by a random (dy, dx) in [-shift, shift]^2, zero fill."""
+    B = x.shape[0]
+    rows, cols = shape
+    img = torch.nn.functional.pad(x.reshape(B, rows, cols), (shift, shift, shift, shift))
+    d = torch.randint(0, 2 * shift + 1, (B, 2), generator=gen)
+    r = torch.arange(rows)[None, :] + d[:, :1]
+    c = torch.arange(cols)[None, :] + d[:, 1:]
+    out = img[torch.arange(B)[:, None, None], r[:, :, None], c[:, None, :]]
+    return out.reshape(B, rows * cols)
+
+
+def _fmt_time(s: float) -> str:
+    s = int(max(s, 0))
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+@torch.no_grad()
+def expected_accuracy(model: CoreNetwork, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
+    """Accuracy of argmax of expected class counts (the trained, not the deployed, network)."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), batch):
+        out = model(torch.as_tensor(x[i:i + batch]))
+        correct += int((out.argmax(1).numpy() == y[i:i + batch]).sum())
+    return correct / max(len(x), 1)
+
+
+def save_checkpoint(path: "os.PathLike[str] | str", model: CoreNetwork, cfg: TrainConfig,
+                    history: Optional[list] = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"spec": model.spec, "config": asdict(cfg), "state": model.state_dict(),
+                "history": history or []}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: "os.PathLike[str] | str") -> tuple:
+    """-> (model, TrainConfig, history)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**ck["config"])
+    model = build(ck["spec"], seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
+    model.load_state_dict(ck["state"])
+    model.eval()
+    return model, cfg, ck.get("history", [])
+
+
+def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+          x_val: Optional[np.ndarray] = None, y_val: Optional[np.ndarray] = None,
+          checkpoint: "Optional[os.PathLike[str] | str]" = None, progress: bool = True,
+          log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> tuple:
+    """Train a network; x are float32 (n, pixels) in [0, 1], y int labels. -> (model, history)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.train_subset:
+        x_train, y_train = x_train[: cfg.train_subset], y_train[: cfg.train_subset]
+    model = build(cfg.network, seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
+    params = [p for p in model.parameters()]
+    if cfg.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    elif cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    else:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+    n = len(x_train)
+    steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
+    total = steps_per_epoch * cfg.epochs
+    xt = torch.as_tensor(x_train, dtype=torch.float32)
+    yt = torch.as_tensor(y_train.astype(np.int64))
+    history = []
+    t0 = time.perf_counter()
+    step = 0
+    last_print = 0.0
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = torch.as_tensor(rng.permutation(n))
+        loss_sum, correct = 0.0, 0
+        for bi in range(steps_per_epoch):
+            idx = order[bi * cfg.batch_size:(bi + 1) * cfg.batch_size]
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(cfg, step, total)
+            xb = xt[idx]
+            if cfg.shift:
+                xb = random_shift(xb, model.spec["image_shape"], cfg.shift, gen)
+            counts = model(xb)
+            loss = F.cross_entropy(cfg.beta * counts, yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            model.constrain()
+            step += 1
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((counts.argmax(1) == yt[idx]).sum())
+            now = time.perf_counter()
+            if progress and (now - last_print >= 1.0 or bi == steps_per_epoch - 1):
+                last_print = now
+                el = time.perf_counter() - t0
+                eta = el / step * (total - step)
+                sys.stderr.write(f"\r  epoch {epoch + 1}/{cfg.epochs} batch {bi + 1}/{steps_per_epoch} "
+                                 f"loss {loss_sum / ((bi + 1) * cfg.batch_size):.4f} "
+                                 f"elapsed {_fmt_time(el)} ETA {_fmt_time(eta)}   ")
+                sys.stderr.flush()
+        if progress:
+            sys.stderr.write("\n")
+        rec = {"epoch": epoch + 1, "loss": loss_sum / n, "train_acc": correct / n,
+               "seconds": time.perf_counter() - t0}
+        if x_val is not None and y_val is not None:
+            rec["val_expected_acc"] = expected_accuracy(model, x_val, y_val)
+        history.append(rec)
+        log("  " + json.dumps(rec))
+        if checkpoint:
+            save_checkpoint(checkpoint, model, cfg, history)
+    model.eval()
+    return model, history

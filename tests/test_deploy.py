@@ -1,0 +1,167 @@
+"""Deployment and evaluation: the simulator agrees exactly with an independent forward pass."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import tnsim  # noqa: E402
+from conftest import DATA_DIR  # noqa: E402
+from tnsim import data, deploy, evaluate  # noqa: E402
+from tnsim.train import TrainConfig, build, networks, train  # noqa: E402
+
+torch.set_num_threads(2)
+HAVE_MNIST = (DATA_DIR / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    if not HAVE_MNIST:
+        pytest.skip(f"MNIST not found under {DATA_DIR}")
+    ds = data.load("mnist", DATA_DIR)
+    return (data.to_float(ds.train_images[:3000]), ds.train_labels[:3000].astype(np.int64),
+            data.to_float(ds.test_images[:300]), ds.test_labels[:300].astype(np.int64))
+
+
+@pytest.fixture(scope="module")
+def model(mnist):
+    x, y, _, _ = mnist
+    m, _ = train(TrainConfig(epochs=1, lr=0.01, beta=0.3, seed=1), x, y, progress=False)
+    return m
+
+
+def test_sampling_rules(model):
+    samples = deploy.sample(model, 3, seed=4)
+    c1 = model.layer1.c.detach().numpy()
+    for smp in samples:
+        cb = smp["l1"]["crossbar"]
+        assert cb.shape == c1.shape
+        assert not cb[c1 == 0].any() and cb[c1 == 1].all()
+        assert np.array_equal(smp["l1"]["leak"], np.clip(np.rint(model.layer1.b.detach().numpy()), -255, 255))
+    # fresh uniforms per copy: copies differ; same seed: same samples
+    assert not np.array_equal(samples[0]["l1"]["crossbar"], samples[1]["l1"]["crossbar"])
+    again = deploy.sample(model, 3, seed=4)
+    assert all(np.array_equal(a["l2"]["crossbar"], b["l2"]["crossbar"]) for a, b in zip(samples, again))
+    # the on-fraction follows c
+    frac = np.mean([s["l1"]["crossbar"].mean() for s in samples])
+    assert abs(frac - c1.mean()) < 0.01
+
+
+def test_memoryless_neurons_and_routes(model):
+    net, _ = deploy.deploy(model, 2, seed=0)
+    meta = net.metadata[deploy.META_KEY]
+    assert net.num_cores == 10 and meta["cores_per_copy"] == 5 and net.output_ports == 20
+    for pl in meta["placement"]:
+        (ox, oy), = pl["output_cores"]
+        for xy in pl["patch_cores"]:
+            nr = net.core(tuple(xy)).neurons
+            assert np.all(nr.threshold == 1) and np.all(nr.reset_value == 0) and np.all(nr.reset_mode == 0)
+            assert np.all(nr.negative_saturation) and np.all(nr.negative_threshold == 0)
+            used = nr.target_axon >= 0
+            assert used.sum() == 64 and np.all(nr.target_delay[used] == 1)
+            assert np.all(xy[0] + nr.target_dx[used] == ox) and np.all(xy[1] + nr.target_dy[used] == oy)
+            assert abs(ox - xy[0]) + abs(oy - xy[1]) <= 2
+        out = net.core((ox, oy)).neurons
+        assert sorted(set(out.output_port.tolist())) == [-1] + list(range(meta["copies"] * 10))[
+            10 * meta["placement"].index(pl): 10 * meta["placement"].index(pl) + 10]
+
+
+@pytest.mark.parametrize("ticks,mode", [(1, "stochastic"), (2, "stochastic"), (3, "threshold")])
+def test_simulator_matches_independent_forward(model, mnist, ticks, mode):
+    _, _, xt, yt = mnist
+    net, samples = deploy.deploy(model, 3, seed=7)
+    spikes = evaluate.encode(xt, ticks, mode, seed=11)
+    sim = evaluate.simulate(net, spikes, chunk=70)
+    ref = deploy.forward(model.spec, samples, spikes)
+    assert sim["counts"].sum() > 0
+    np.testing.assert_array_equal(sim["counts"], ref)
+    assert np.array_equal(evaluate.decide(sim["counts"]), evaluate.decide(ref))
+    assert sim["ticks"] == len(xt) * ticks + 1
+
+
+def test_large_network_deploys_and_matches(mnist):
+    _, _, xt, _ = mnist
+    m = build("large", seed=2)
+    net, samples = deploy.deploy(m, 1, seed=1)
+    assert net.num_cores == 32
+    spikes = evaluate.encode(xt[:60], 1, "stochastic", seed=1)
+    np.testing.assert_array_equal(evaluate.simulate(net, spikes)["counts"],
+                                  deploy.forward(m.spec, samples, spikes))
+    # samples are recoverable from the network alone
+    back = deploy.samples_from_network(net)
+    np.testing.assert_array_equal(deploy.forward(m.spec, back, spikes), deploy.forward(m.spec, samples, spikes))
+
+
+def test_placement_spills_onto_more_chips():
+    spec = networks.large_spec()
+    chips, places = deploy.placement(spec, 130)
+    assert chips == (2, 1)
+    coords = [tuple(xy) for pl in places for k in ("patch_cores", "output_cores") for xy in pl[k]]
+    assert len(set(coords)) == len(coords) == 130 * 32
+    assert all(0 <= x < 128 and 0 <= y < 64 for x, y in coords)
+    for pl in places:  # a copy never straddles chips
+        assert len({x // 64 for x, _ in pl["patch_cores"] + pl["output_cores"]}) == 1
+    chips5, _ = deploy.placement(networks.five_core_spec(), 64)
+    assert chips5 == (1, 1)
+
+
+def test_save_load_round_trip_gives_same_decisions(model, mnist, tmp_path):
+    _, _, xt, yt = mnist
+    net, _ = deploy.deploy(model, 4, seed=3)
+    path = tmp_path / "m.tnsim"
+    net.save(path)
+    loaded = tnsim.load(path)
+    assert loaded == net and loaded.metadata == net.metadata
+    r1 = evaluate.evaluate(net, xt, yt, seed=5, chunk=128)
+    r2 = evaluate.evaluate(loaded, xt, yt, seed=5, chunk=1000)
+    assert np.array_equal(r1["predictions"], r2["predictions"])
+    assert r1["accuracy"] == r2["accuracy"] and r1["counters"] == r2["counters"]
+    assert r1["accuracy"] > 0.5 and r1["energy_uj_per_image"] > 0 and r1["cores"] == 20
+    back = deploy.samples_from_network(loaded)
+    spikes = evaluate.encode(xt, 1, "stochastic", seed=5)
+    np.testing.assert_array_equal(deploy.forward(loaded.metadata[deploy.META_KEY]["spec"], back, spikes),
+                                  r1["counts"])
+
+
+def test_input_map_rows():
+    spec = networks.five_core_spec()
+    m = build(spec, seed=0)
+    net, _ = deploy.deploy(m, 2, seed=0)
+    imap = evaluate.InputMap(net.metadata[deploy.META_KEY])
+    spikes = np.zeros((2, 1, 784), bool)
+    spikes[0, 0, 0] = True              # pixel (0, 0): only patch 0
+    spikes[1, 0, 13 * 28 + 13] = True   # pixel (13, 13): all four patches
+    rows = imap.rows(spikes, 10)
+    assert rows.shape == (2 * (1 + 4), 4)
+    assert sorted(rows[:, 0].tolist()) == [10, 10] + [11] * 8
+    r0 = rows[rows[:, 0] == 10]
+    assert set(r0[:, 3].tolist()) == {0}
+
+
+def test_decide_tie_rule():
+    counts = np.array([[[0, 3, 3, 1]], [[0, 0, 0, 0]]])
+    assert evaluate.decide(counts).tolist() == [1, 0]
+
+
+def test_cli_train_deploy_eval_reproduce(tmp_path, capsys):
+    if not HAVE_MNIST:
+        pytest.skip(f"MNIST not found under {DATA_DIR}")
+    from tnsim.cli import main
+
+    common = ["--data-dir", str(DATA_DIR), "--no-download"]
+    ck = tmp_path / "m.pt"
+    assert main(["train", *common, "--epochs", "1", "--train-subset", "1000", "-o", str(ck)]) == 0
+    assert main(["deploy", str(ck), "--copies", "2", "-o", str(tmp_path / "m.tnsim")]) == 0
+    assert main(["eval", str(tmp_path / "m.tnsim"), *common, "--test-subset", "100",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    import json
+
+    row = json.loads((tmp_path / "r.json").read_text())
+    assert row["copies"] == 2 and row["cores"] == 10 and row["images"] == 100
+    out = tmp_path / "rep"
+    assert main(["reproduce", "--out", str(out), *common, "--networks", "5core", "--epochs", "1",
+                 "--train-subset", "1000", "--test-subset", "100", "--copies", "1,3"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert [(r["network"], r["copies"], r["cores"]) for r in rows] == [("5core", 1, 5), ("5core", 3, 15)]
+    assert "92.7" in capsys.readouterr().out
+    assert main(["eval", str(ck), *common]) == 2  # not a network file

@@ -1,0 +1,132 @@
+"""Probabilistic core layer and trainer: Gaussian approximation, gradients, determinism."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tnsim.train import TrainConfig, build, layers, networks, train  # noqa: E402
+from tnsim.train.trainer import load_checkpoint, save_checkpoint  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+def _layer(neurons=6, seed=3, var_floor=0.05):
+    layer = layers.ProbCoreLayer(1, neurons, seed=seed, var_floor=var_floor)
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        layer.c.copy_(torch.as_tensor(rng.uniform(0, 1, layer.c.shape) ** 3, dtype=torch.float32))
+        layer.b.copy_(torch.as_tensor(rng.integers(-4, 5, layer.b.shape), dtype=torch.float32))
+    return layer
+
+
+def test_fixed_weights_structure():
+    layer = layers.ProbCoreLayer(3, 64, seed=1)
+    for k in range(3):
+        assert np.bincount(layer.axon_types[k].numpy(), minlength=4).tolist() == [64, 64, 64, 64]
+        tables = layer.weight_tables[k].numpy()
+        assert all(sorted(t) == [-2, -1, 1, 2] for t in tables)
+        s = layer.s[k].numpy()
+        types = layer.axon_types[k].numpy()
+        assert np.array_equal(s, tables[:, types].T)
+    assert len({tuple(t) for t in layer.weight_tables[0].numpy()}) > 10  # tables differ
+
+
+def test_gaussian_moments_and_probability_match_monte_carlo():
+    layer = _layer()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (1, 1, 256)) ** 2
+    c = layer.c.detach().numpy()[0]
+    s = layer.s.numpy()[0]
+    b = layer.b.detach().numpy()[0]
+    trials = 20000
+    X = rng.random((trials, 256)) < x[0, 0]
+    total = np.zeros((trials, c.shape[1]))
+    for j in range(c.shape[1]):
+        C = rng.random((trials, 256)) < c[:, j]
+        total[:, j] = b[j] + ((X & C) * s[:, j]).sum(1)
+    mu = b + x[0, 0] @ (c * s)
+    var = (x[0, 0][:, None] * c * (1 - x[0, 0][:, None] * c) * s ** 2).sum(0)
+    np.testing.assert_allclose(total.mean(0), mu, atol=4 * np.sqrt(var / trials).max() + 1e-9)
+    np.testing.assert_allclose(total.var(0), var, rtol=0.05)
+    p_mc = (total >= 1).mean(0)
+    p = layer(torch.as_tensor(x, dtype=torch.float32)).detach().numpy()[0, 0]
+    # the CLT approximation over ~256 inputs: within a few per cent of the sampled frequency
+    assert np.abs(p - p_mc).max() < 0.04, (p, p_mc)
+
+
+def test_gradients_match_finite_differences():
+    layer = _layer(neurons=4).double()
+    x = torch.rand(3, 1, 256, dtype=torch.float64)
+    c = layer.c.detach().clone().clamp(0.05, 0.95).requires_grad_(True)
+    b = (layer.b.detach().clone() + 0.3).requires_grad_(True)
+    xx = x.clone().requires_grad_(True)
+    s = layer.s.double()
+    assert torch.autograd.gradcheck(lambda xx, c, b: layers.gaussian_spike_prob(xx, c, s, b, 0.05),
+                                    (xx, c, b), eps=1e-6, atol=1e-5)
+
+
+def test_constrain_projects_parameters():
+    net = build("5core", seed=0)
+    with torch.no_grad():
+        net.layer1.c.add_(3.0)
+        net.layer2.c.sub_(3.0)
+        net.layer1.b.fill_(1000.0)
+    net.constrain()
+    assert float(net.layer1.c.detach().max()) <= 1.0 and float(net.layer2.c.detach().min()) >= 0.0
+    assert float(net.layer1.b.detach().max()) == 255.0
+
+
+def test_network_shapes_and_specs():
+    for name, cores in (("5core", 5), ("large", 32)):
+        net = build(name, seed=0)
+        spec = net.spec
+        assert len(spec["patches"]) + len(spec["out_sources"]) == cores
+        out = net(torch.rand(7, 784))
+        assert out.shape == (7, 10)
+        assert torch.all(out >= 0) and torch.all(out <= 25 * len(spec["out_sources"]))
+    idx = networks.input_index(networks.five_core_spec())
+    assert idx[0, 0] == 0 and idx[3, 0] == 12 * 28 + 12 and idx[3, 255] == 27 * 28 + 27
+    src = networks.source_index(networks.large_spec())
+    assert np.bincount(src.ravel(), minlength=2048).tolist() == [2] * 2048
+
+
+def _tiny_data(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    # a learnable toy task: class k lights up a band of rows
+    x = rng.uniform(0, 0.2, (n, 28, 28)).astype(np.float32)
+    for i, k in enumerate(y):
+        x[i, 2 * k + 4: 2 * k + 7, 4:24] = 0.9
+    return x.reshape(n, -1), y
+
+
+def test_training_is_deterministic_and_learns(tmp_path):
+    x, y = _tiny_data()
+    cfg = TrainConfig(epochs=2, lr=0.02, beta=0.5, seed=5, batch_size=50)
+    m1, h1 = train(cfg, x, y, x[:200], y[:200], progress=False, checkpoint=tmp_path / "a.pt")
+    m2, h2 = train(cfg, x, y, progress=False)
+    for (k, v1), v2 in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(v1, v2), k
+    assert h1[-1]["val_expected_acc"] > 0.8
+    m3, cfg3, hist = load_checkpoint(tmp_path / "a.pt")
+    assert cfg3 == cfg and hist == h1
+    xt = torch.as_tensor(x[:50])
+    assert torch.equal(m1(xt), m3(xt))
+    cfg_b = TrainConfig(epochs=1, seed=6, batch_size=50)
+    m4, _ = train(cfg_b, x, y, progress=False)
+    assert not torch.equal(m4.layer1.c, m1.layer1.c)
+    save_checkpoint(tmp_path / "b.pt", m4, cfg_b)
+    assert (tmp_path / "b.pt").exists()
+
+
+def test_random_shift_moves_images_within_bounds():
+    from tnsim.train.trainer import random_shift
+
+    x = torch.zeros(50, 784)
+    x[:, 14 * 28 + 14] = 1.0
+    y = random_shift(x, [28, 28], 2, torch.Generator().manual_seed(0))
+    pos = y.argmax(1)
+    dr, dc = pos // 28 - 14, pos % 28 - 14
+    assert torch.all(y.sum(1) == 1) and dr.abs().max() <= 2 and dc.abs().max() <= 2
+    assert len(set(zip(dr.tolist(), dc.tolist()))) > 5
