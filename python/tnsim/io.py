@@ -199,6 +199,17 @@ def _int(value: Any, where: str, field: str) -> int:
     return int(value)
 
 
+
+def _destination_tick(value, where: str, what: str) -> int:
+    """A RANC ``destination_tick``: 0..14 (15 is refused: RANC silently drops it)."""
+    d = _int(value, where, "destination_tick")
+    if d == _RANC_DROPPED_TICK:
+        raise ConfigError(f"{where}: field 'destination_tick' = 15 is refused: RANC accepts it but silently drops "
+                          f"the {what}; use 0..=14 (a delay of 1..15 ticks)")
+    if not 0 <= d <= 14:
+        raise ConfigError(f"{where}: field 'destination_tick' = {d} is out of range 0..=14")
+    return d
+
 def _ranged(value: Any, lo: int, hi: int, where: str, field: str, why: str = "") -> int:
     v = _int(value, where, field)
     if not lo <= v <= hi:
@@ -324,12 +335,7 @@ def _map_neuron(n: Dict[str, Any], j: int, xy: Tuple[int, int], where: str, cfg:
         f["negative_threshold"][j] = -nt - 1
     dx, dy = _pair(n["destination_core_offset"], where, "destination_core_offset")
     axon = _int(n["destination_axon"], where, "destination_axon")
-    d = _int(n["destination_tick"], where, "destination_tick")
-    if d == _RANC_DROPPED_TICK:
-        raise ConfigError(f"{where}: field 'destination_tick' = 15 is refused: RANC accepts it but silently drops "
-                          "the spike; use 0..=14 (a delay of 1..15 ticks)")
-    if not 0 <= d <= 14:
-        raise ConfigError(f"{where}: field 'destination_tick' = {d} is out of range 0..=14")
+    d = _destination_tick(n["destination_tick"], where, "spike")
     target = (xy[0] + dx, xy[1] + dy)
     if target == bus:
         if not 0 <= axon < num_outputs:
@@ -454,12 +460,7 @@ def read_ranc(input_json: Source, config_json: Optional[Source] = None, *,
                 _get(p, key, pwhere)
             xy = _pair(p["destination_core"], pwhere, "destination_core")
             axon = _ranged(p["destination_axon"], 0, cfg.num_axons - 1, pwhere, "destination_axon")
-            d = _int(p["destination_tick"], pwhere, "destination_tick")
-            if d == _RANC_DROPPED_TICK:
-                raise ConfigError(f"{pwhere}: field 'destination_tick' = 15 is refused: RANC accepts it but "
-                                  "silently drops the packet; use 0..=14")
-            if not 0 <= d <= 14:
-                raise ConfigError(f"{pwhere}: field 'destination_tick' = {d} is out of range 0..=14")
+            d = _destination_tick(p["destination_tick"], pwhere, "packet")
             if xy == bus:
                 raise ConfigError(f"{pwhere}: field 'destination_core' = {list(xy)} is the output bus position")
             rows.append((t + d, xy[0], xy[1], axon))
