@@ -168,7 +168,8 @@ pub struct TickContext<'a> {
 }
 
 /// The instruction set the tick is compiled for, chosen at run time (results are identical).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Ordered from narrowest to widest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Isa {
     /// Whatever the build targets (SSE2 on a generic x86_64 build).
     #[default]
@@ -183,12 +184,19 @@ impl Isa {
     /// The widest instruction set this CPU supports, unless `TNSIM_ISA` (baseline, avx2 or
     /// avx512) asks for a narrower one.
     pub fn detect() -> Self {
-        let best = Self::best_supported();
-        match std::env::var("TNSIM_ISA").ok().as_deref() {
-            Some("baseline") => Isa::Baseline,
-            Some("avx2") if best != Isa::Baseline => Isa::Avx2,
-            _ => best,
-        }
+        let wanted = std::env::var("TNSIM_ISA").ok().and_then(|name| Self::from_name(&name));
+        wanted.unwrap_or(Isa::Avx512).supported()
+    }
+
+    /// This instruction set, or the widest the CPU supports if that is narrower (running code
+    /// compiled for features the CPU lacks would be undefined behaviour).
+    pub fn supported(self) -> Self {
+        self.min(Self::best_supported())
+    }
+
+    /// The instruction set of a name given by [`Isa::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Isa::Baseline, Isa::Avx2, Isa::Avx512].into_iter().find(|isa| isa.name() == name)
     }
 
     /// The widest instruction set this CPU supports.

@@ -203,13 +203,9 @@ impl Simulator {
         self.isa
     }
 
+    /// Use `isa`, or the widest instruction set the CPU supports if that is narrower.
     pub fn set_isa(&mut self, isa: Isa) {
-        // Never wider than the CPU supports: that would be undefined behaviour.
-        self.isa = match (isa, Isa::best_supported()) {
-            (Isa::Avx512, Isa::Avx2) => Isa::Avx2,
-            (Isa::Avx512 | Isa::Avx2, Isa::Baseline) => Isa::Baseline,
-            (wanted, _) => wanted,
-        };
+        self.isa = isa.supported();
     }
 
     /// Threads used for phase 1 (0 = one per available CPU).

@@ -350,14 +350,8 @@ impl PySimulator {
 
     #[setter]
     fn set_isa(&mut self, name: &str) -> PyResult<()> {
-        let isa = match name {
-            "baseline" => Isa::Baseline,
-            "avx2" => Isa::Avx2,
-            "avx512" => Isa::Avx512,
-            other => {
-                return Err(PyValueError::new_err(format!("isa = {other:?}: expected 'baseline', 'avx2' or 'avx512'")))
-            }
-        };
+        let isa = Isa::from_name(name)
+            .ok_or_else(|| PyValueError::new_err(format!("isa = {name:?}: expected 'baseline', 'avx2' or 'avx512'")))?;
         self.inner.set_isa(isa);
         Ok(())
     }
