@@ -26,7 +26,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::params::{CoreConfig, RawNeuron, AXONS, AXON_TYPES, NEURONS, SLOTS};
+use crate::params::{CoreConfig, NeuronParams, AXONS, AXON_TYPES, NEURONS, SLOTS};
 use crate::simulator::{CoreSnapshot, SimState};
 
 pub const MAGIC: &[u8; 8] = b"TNSIMNET";
@@ -174,15 +174,14 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
         let x = r.u32("core x")?;
         let y = r.u32("core y")?;
         let seed = r.u32("core seed")?;
-        let types: Vec<i64> = r.take(AXONS, "axon_types")?.iter().map(|&t| t as i64).collect();
         let mut cfg = CoreConfig::empty(seed);
+        cfg.axon_types.copy_from_slice(r.take(AXONS, "axon_types")?);
         for row in cfg.rows.iter_mut() {
             for word in row.iter_mut() {
                 *word = r.u64("crossbar")?;
             }
         }
-        let mut raws: Vec<RawNeuron> = Vec::with_capacity(NEURONS);
-        for _ in 0..NEURONS {
+        for j in 0..NEURONS {
             let mut raw = [0i64; crate::params::RAW_NEURON_LEN];
             for w in raw.iter_mut().take(AXON_TYPES) {
                 *w = r.i16("weights")? as i64;
@@ -211,13 +210,11 @@ pub fn network_from_bytes(data: &[u8]) -> Result<Network> {
             raw[20] = r.i16("target_axon")? as i64;
             raw[21] = r.u8("target_delay")? as i64;
             raw[22] = r.i32("output_port")? as i64;
-            raws.push(raw);
+            cfg.neurons[j] =
+                NeuronParams::from_raw(&raw, (x, y), j).map_err(|e| Error::Format(format!("network file: {e}")))?;
         }
-        let rows = cfg.rows.clone();
-        let mut checked = CoreConfig::from_parts((x, y), &vec![false; AXONS * NEURONS], &types, &raws, seed as i64)
-            .map_err(|e| Error::Format(format!("network file: {e}")))?;
-        checked.rows = rows;
-        net.add_core(x as i64, y as i64, checked).map_err(|e| Error::Format(format!("network file: {e}")))?;
+        // `add_core` checks the axon types and the rest, as for any core.
+        net.add_core(x as i64, y as i64, cfg).map_err(|e| Error::Format(format!("network file: {e}")))?;
     }
     Ok(net)
 }
