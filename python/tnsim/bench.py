@@ -110,27 +110,26 @@ def feedforward_workload(copies: int = 16, seed: int = 3):
         y0 = 5 * (e // 32)
         layer1 = []
         for c in range(4):
-            xy = (x0, y0 + c)
-            cb = rng.random((256, 256)) < 0.5
-            types = rng.permutation(np.repeat(np.arange(4), 64))
-            w = np.array([rng.permutation([-2, -1, 1, 2]) for _ in range(256)])
-            leak = rng.integers(-3, 1, 256)
             routed = np.arange(256) < 64
-            net.add_core(xy, crossbar=cb, axon_types=types, neurons=Neurons(
-                weights=w, leak=leak, threshold=1, reset_value=0, negative_threshold=0,
-                negative_saturation=True, target_dx=np.where(routed, 1, 0),
-                target_dy=np.where(routed, -c, 0), target_axon=np.where(routed, c * 64 + np.arange(256) % 64, -1),
-                target_delay=1), seed=1)
-            layer1.append((cb * w[np.arange(256)[None, :], types[:, None]], leak))
-        cb = rng.random((256, 256)) < 0.5
-        types = rng.permutation(np.repeat(np.arange(4), 64))
-        w = np.array([rng.permutation([-2, -1, 1, 2]) for _ in range(256)])
-        leak = rng.integers(-3, 1, 256)
+            layer1.append(_memoryless_core(
+                rng, net, (x0, y0 + c), target_dx=np.where(routed, 1, 0), target_dy=np.where(routed, -c, 0),
+                target_axon=np.where(routed, c * 64 + np.arange(256) % 64, -1), target_delay=1))
         ports = np.where(np.arange(256) < 250, e * 250 + np.arange(256), -1)
-        net.add_core((x0 + 1, y0), crossbar=cb, axon_types=types, neurons=Neurons(
-            weights=w, leak=leak, threshold=1, output_port=ports), seed=1)
-        mats.append((layer1, (cb * w[np.arange(256)[None, :], types[:, None]], leak)))
+        mats.append((layer1, _memoryless_core(rng, net, (x0 + 1, y0), output_port=ports)))
     return net, mats
+
+
+def _memoryless_core(rng: np.random.Generator, net: Network, xy: Tuple[int, int], **targets) -> tuple:
+    """Add a random memoryless core (SPEC section 8: threshold 1, reset to 0, floor at 0;
+    density 0.5, 64 axons of each type, each neuron's weights a permutation of -2, -1, 1, 2,
+    leak -3..0) with the given target fields; return its (axon, neuron) weight matrix and leak."""
+    cb = rng.random((256, 256)) < 0.5
+    types = rng.permutation(np.repeat(np.arange(4), 64))
+    w = np.array([rng.permutation([-2, -1, 1, 2]) for _ in range(256)])
+    leak = rng.integers(-3, 1, 256)
+    net.add_core(xy, crossbar=cb, axon_types=types, neurons=Neurons(weights=w, leak=leak, threshold=1, **targets),
+                 seed=1)
+    return cb * w[np.arange(256)[None, :], types[:, None]], leak
 
 
 def feedforward_inputs(net_copies: int, images: np.ndarray) -> np.ndarray:
