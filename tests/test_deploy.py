@@ -66,11 +66,13 @@ def test_memoryless_neurons_and_routes(model):
             10 * meta["placement"].index(pl): 10 * meta["placement"].index(pl) + 10]
 
 
-@pytest.mark.parametrize("ticks,mode", [(1, "stochastic"), (2, "stochastic"), (3, "threshold")])
+@pytest.mark.parametrize("ticks,mode", [(1, "stochastic"), (2, "stochastic"), (3, "threshold"),
+                                        (2, "stochastic-shared")])
 def test_simulator_matches_independent_forward(model, mnist, ticks, mode):
     _, _, xt, yt = mnist
     net, samples = deploy.deploy(model, 3, seed=7)
-    spikes = evaluate.encode(xt, ticks, mode, seed=11)
+    spikes = evaluate.encode(xt, ticks, mode, seed=11, copies=3)
+    assert spikes.shape == ((len(xt), ticks, 3, 784) if mode == "stochastic" else (len(xt), ticks, 784))
     sim = evaluate.simulate(net, spikes, chunk=70)
     ref = deploy.forward(model.spec, samples, spikes)
     assert sim["counts"].sum() > 0
@@ -103,6 +105,43 @@ def test_placement_spills_onto_more_chips():
         assert len({x // 64 for x, _ in pl["patch_cores"] + pl["output_cores"]}) == 1
     chips5, _ = deploy.placement(networks.five_core_spec(), 64)
     assert chips5 == (1, 1)
+    chips_d, places_d = deploy.placement(networks.deep_spec(), 64)
+    coords = [tuple(xy) for pl in places_d for layer in pl["layer_cores"] for xy in layer]
+    assert len(set(coords)) == len(coords) == 64 * 100 and chips_d == (2, 1)
+
+
+def test_three_layer_network_deploys_and_matches(mnist):
+    _, _, xt, _ = mnist
+    m = build("deep", seed=1)
+    with torch.no_grad():   # biases that make every layer spike now and then
+        for layer in m.layers:
+            layer.b.fill_(-3.0)
+    net, samples = deploy.deploy(m, 2, seed=4)
+    meta = net.metadata[deploy.META_KEY]
+    assert net.num_cores == 200 and meta["output_delay"] == 2 and meta["cores_per_copy"] == 100
+    spikes = evaluate.encode(xt[:40], 2, "stochastic", seed=3, copies=2)
+    sim = evaluate.simulate(net, spikes, chunk=15)
+    ref = deploy.forward(m.spec, samples, spikes)
+    assert ref.sum() > 0 and sim["ticks"] == 40 * 2 + 2
+    np.testing.assert_array_equal(sim["counts"], ref)
+    back = deploy.samples_from_network(net)
+    np.testing.assert_array_equal(deploy.forward(m.spec, back, spikes), ref)
+
+
+def test_stochastic_encoding_is_per_copy_and_independent_of_slicing(mnist):
+    _, _, xt, _ = mnist
+    sp = evaluate.Spikes(xt, 2, "stochastic", seed=9, copies=4)
+    whole = sp[:]
+    assert whole.shape == (len(xt), 2, 4, 784)
+    np.testing.assert_array_equal(np.concatenate([sp[0:7], sp[7:260], sp[260:]]), whole)
+    assert not np.array_equal(whole[:, :, 0], whole[:, :, 1])          # copies draw independently
+    # each axon spikes with the pixel's intensity as probability
+    rate = whole.mean(axis=(1, 2))
+    assert abs(float(rate.mean()) - float(xt.mean())) < 0.01
+    shared = evaluate.Spikes(xt, 1, "stochastic-shared", seed=9)
+    assert shared[:].shape == (len(xt), 1, 784)
+    with pytest.raises(ValueError, match="unknown encoding"):
+        evaluate.Spikes(xt, 1, "poisson")
 
 
 def test_save_load_round_trip_gives_same_decisions(model, mnist, tmp_path):
@@ -118,7 +157,7 @@ def test_save_load_round_trip_gives_same_decisions(model, mnist, tmp_path):
     assert r1["accuracy"] == r2["accuracy"] and r1["counters"] == r2["counters"]
     assert r1["accuracy"] > 0.5 and r1["energy_uj_per_image"] > 0 and r1["cores"] == 20
     back = deploy.samples_from_network(loaded)
-    spikes = evaluate.encode(xt, 1, "stochastic", seed=5)
+    spikes = evaluate.encode(xt, 1, "stochastic", seed=5, copies=4)
     np.testing.assert_array_equal(deploy.forward(loaded.metadata[deploy.META_KEY]["spec"], back, spikes),
                                   r1["counts"])
 
@@ -136,6 +175,12 @@ def test_input_map_rows():
     assert sorted(rows[:, 0].tolist()) == [10, 10] + [11] * 8
     r0 = rows[rows[:, 0] == 10]
     assert set(r0[:, 3].tolist()) == {0}
+    # per-copy spikes reach only their copy's cores
+    per = np.zeros((1, 1, 2, 784), bool)
+    per[0, 0, 1, 13 * 28 + 13] = True
+    rows = imap.rows(per, 0)
+    copy1 = {tuple(xy) for xy in net.metadata[deploy.META_KEY]["placement"][1]["patch_cores"]}
+    assert len(rows) == 4 and {(x, y) for x, y in rows[:, 1:3].tolist()} == copy1
 
 
 def test_decide_tie_rule():

@@ -78,17 +78,60 @@ def test_constrain_projects_parameters():
 
 
 def test_network_shapes_and_specs():
-    for name, cores in (("5core", 5), ("large", 32)):
+    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("wide", 101)):
         net = build(name, seed=0)
         spec = net.spec
-        assert len(spec["patches"]) + len(spec["out_sources"]) == cores
+        assert networks.cores_per_copy(spec) == cores
         out = net(torch.rand(7, 784))
         assert out.shape == (7, 10)
-        assert torch.all(out >= 0) and torch.all(out <= 25 * len(spec["out_sources"]))
-    idx = networks.input_index(networks.five_core_spec())
+        assert torch.all(out >= 0) and torch.all(out <= 25 * len(spec["layers"][-1]["sources"]))
+    idx = networks.layer_sources(networks.five_core_spec())[0]
     assert idx[0, 0] == 0 and idx[3, 0] == 12 * 28 + 12 and idx[3, 255] == 27 * 28 + 27
-    src = networks.source_index(networks.large_spec())
+    src = networks.layer_sources(networks.large_spec())[1]
     assert np.bincount(src.ravel(), minlength=2048).tolist() == [2] * 2048
+
+
+def test_deep_spec_is_local_and_balanced():
+    spec = networks.deep_spec()
+    s0, s1, s2 = networks.layer_sources(spec)
+    assert s0.shape == (49, 256) and s1.shape == (25, 256) and s2.shape == (26, 256)
+    # middle core (a, b) reads 28 units from each patch core of the 3x3 block at (a, b)
+    for q in range(25):
+        a, b = divmod(q, 5)
+        cores = s1[q][s1[q] >= 0] // 64
+        blocks = {(k // 7, k % 7) for k in cores.tolist()}
+        assert blocks == {(a + i, b + j) for i in range(3) for j in range(3)}
+        assert np.bincount(cores, minlength=49)[cores].tolist() == [28] * len(cores)
+        assert len(set(s1[q][s1[q] >= 0].tolist())) == 252
+    # every output-layer source is a middle unit read exactly twice
+    assert np.bincount(s2[s2 >= 0], minlength=3200).tolist() == [2] * 3200
+    # reads of a patch core's units: balanced (a unit at most one more than another) and <= 256
+    reads = np.bincount(s1[s1 >= 0], minlength=49 * 64).reshape(49, 64)
+    assert (reads.max(1) - reads.min(1)).max() <= 1 and reads.sum(1).max() <= 256
+    networks.check_spec(spec)
+
+
+def test_first_form_specs_are_converted():
+    patches = [[r, c, 16, 16] for r in (0, 12) for c in (0, 12)]
+    old = {"name": "5core", "image_shape": [28, 28], "patches": patches, "hidden": 64,
+           "out_sources": [list(range(256))], "classes": 10, "per_class": 25}
+    assert networks.layered(old) == networks.five_core_spec()
+    a, b = build(old, seed=3), build("5core", seed=3)
+    x = torch.rand(5, 784)
+    assert torch.equal(a(x), b(x))
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"layers": [{"neurons": 64, "sources": [list(range(300))]}, {"neurons": 250, "sources": [[0]]}]},
+     "reads 300 sources"),
+    ({"layers": [{"neurons": 64, "sources": [[900]]}, {"neurons": 250, "sources": [[0]]}]}, "reads source 900"),
+    ({"layers": [{"neurons": 64, "sources": [[0]]}, {"neurons": 250, "sources": [[0]] * 257}]}, "257 neurons"),
+    ({"layers": [{"neurons": 64, "sources": [[0]]}, {"neurons": 20, "sources": [[0]]}]}, "not classes x per_class"),
+])
+def test_bad_specs_are_named(bad, match):
+    spec = {"name": "bad", "image_shape": [28, 28], "classes": 10, "per_class": 25, **bad}
+    with pytest.raises(ValueError, match=match):
+        networks.check_spec(spec)
 
 
 def _tiny_data(n=600, seed=0):

@@ -4,20 +4,23 @@ Each *copy* of an ensemble is an independent sample of the trained network: syna
 on iff ``c[a, j] > u`` with a fresh uniform ``u`` per copy, and every neuron is the memoryless
 classifier neuron of SPEC.md section 8 (threshold 1, reset to 0 in mode 0, kappa 1, beta 0,
 leak = round(bias) clipped to -255..255). A sampled network is plain NumPy data (see
-:func:`sample`), independent of PyTorch; :func:`forward` is an independent NumPy forward pass
-of it, used to check the simulator bit for bit.
+:func:`sample`: one dict per layer, ``"l1"``, ``"l2"``, ...), independent of PyTorch;
+:func:`forward` is an independent NumPy forward pass of it, used to check the simulator bit
+for bit.
 
 Placement (:func:`build_network`): each copy occupies a block of cores (5-core network: a row
 ``[patch 0, patch 1, output, patch 2, patch 3]``, so no route is longer than 2 hops; larger
-networks: a block 8 cores wide with the output cores in the middle rows). Blocks fill a chip
-row by row; further copies go to the next chip along x (one more chip per 64 x 64 cores).
-Layer-1 neurons target their output core's axon with delay 1; a hidden unit read by several
-output cores is several identical neuron copies. Output neurons send to host port
+networks: a block 8 cores wide, the first layer's rows above and below the later layers' rows).
+Blocks fill a chip row by row; further copies go to the next chip along x (one more chip per
+64 x 64 cores). A neuron of layer ``l`` targets its reader's axon in layer ``l + 1`` with delay
+1, so the outputs of an image shown at tick t come out at tick ``t + layers - 1``; a unit read
+by several cores is several identical neuron copies. Output neurons send to host port
 ``copy * classes + class`` (several neurons share a port; the simulator counts spikes per port).
 
 The saved network's metadata (``Network.metadata["tnsim_deploy"]``) holds everything needed to
-evaluate it alone: the network spec, the input map (pixel -> (x, y, axon) for every patch core
-of every copy), the port -> (copy, class) map, copies, cores and the encoding defaults.
+evaluate it alone: the network spec, the placement (cores of each layer of each copy), the
+input map (for every first-layer axon of every copy: pixel, copy, (x, y, axon)), the port ->
+(copy, class) map, copies, cores, the output delay and the encoding defaults.
 """
 
 from __future__ import annotations
@@ -45,64 +48,73 @@ def _weights_matrix(layer: Dict[str, np.ndarray]) -> np.ndarray:
 def sample(model: Any, copies: int, seed: int = 0) -> List[Dict[str, Any]]:
     """Draw ``copies`` deterministic networks from a trained :class:`CoreNetwork`."""
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(copies):
-        out.append({"l1": model.layer1.sample(rng), "l2": model.layer2.sample(rng)})
-    return out
+    return [{f"l{i + 1}": layer.sample(rng) for i, layer in enumerate(model.layers)} for _ in range(copies)]
+
+
+def _per_copy(spikes: np.ndarray, copies: int) -> np.ndarray:
+    """Input spikes (n, T, pixels) shared by all copies, or (n, T, copies, pixels) per copy."""
+    if spikes.ndim == 3:
+        return spikes[:, :, None, :]
+    if spikes.ndim != 4 or spikes.shape[2] not in (1, copies):
+        raise ValueError(f"input spikes of shape {spikes.shape}: expected (images, ticks, pixels) "
+                         f"or (images, ticks, {copies} copies, pixels)")
+    return spikes
 
 
 def forward(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]], spikes: np.ndarray) -> np.ndarray:
     """Independent NumPy forward pass of sampled integer networks.
 
-    ``spikes``: bool (n, ticks, pixels) input spikes. Returns int64 class spike counts
-    (n, copies, classes) summed over the ticks of each image (each tick is independent: the
-    neurons are memoryless).
+    ``spikes``: bool input spikes, (n, ticks, pixels) seen by every copy or (n, ticks, copies,
+    pixels) per copy. Returns int64 class spike counts (n, copies, classes) summed over the
+    ticks of each image (each tick is independent: the neurons are memoryless).
     """
-    from .train.networks import input_index, source_index  # pure NumPy helpers (no torch use)
+    from .specs import layer_sources
 
-    n, T, npix = spikes.shape
-    flat = spikes.reshape(n * T, npix)
-    in_idx, src = input_index(spec), source_index(spec)
+    spikes = _per_copy(np.asarray(spikes, bool), len(samples))
+    n, T, _, npix = spikes.shape
+    srcs = layer_sources(spec)
     classes, per_class = spec["classes"], spec["per_class"]
-    padded = np.concatenate([flat, np.zeros((n * T, 1), bool)], axis=1)
-    x1 = padded[:, np.where(in_idx >= 0, in_idx, npix)].astype(np.int32)   # (nT, P, A)
     out = np.zeros((n, len(samples), classes), dtype=np.int64)
     for e, smp in enumerate(samples):
-        w1 = _weights_matrix(smp["l1"])
-        v1 = np.einsum("bka,kan->bkn", x1, w1) + smp["l1"]["leak"][None]
-        h = (v1 >= 1).reshape(n * T, -1)
-        nh = h.shape[1]
-        hp = np.concatenate([h, np.zeros((n * T, 1), bool)], axis=1)
-        x2 = hp[:, np.where(src >= 0, src, nh)].astype(np.int32)           # (nT, Q, A)
-        w2 = _weights_matrix(smp["l2"])
-        v2 = np.einsum("bka,kan->bkn", x2, w2) + smp["l2"]["leak"][None]
-        o = (v2 >= 1)                                                      # (nT, Q, 250)
-        cnt = o.reshape(n, T, o.shape[1], classes, per_class).sum(axis=(1, 2, 4))
-        out[:, e] = cnt
+        h = spikes[:, :, e if spikes.shape[2] > 1 else 0].reshape(n * T, npix)
+        for li, src in enumerate(srcs):
+            layer = smp[f"l{li + 1}"]
+            padded = np.concatenate([h, np.zeros((n * T, 1), bool)], axis=1)
+            x = padded[:, np.where(src >= 0, src, h.shape[1])].astype(np.int32)      # (nT, K, A)
+            v = np.einsum("bka,kan->bkn", x, _weights_matrix(layer)) + layer["leak"][None]
+            h = (v >= 1).reshape(n * T, -1)
+        out[:, e] = h.reshape(n, T, -1, classes, per_class).sum(axis=(1, 2, 4))
     return out
 
 
-def _block_layout(spec: Dict[str, Any]) -> Tuple[int, int, List[Tuple[int, int]], List[Tuple[int, int]]]:
-    """(width, height, patch-core offsets, output-core offsets) of one copy's block."""
-    P, Q = len(spec["patches"]), len(spec["out_sources"])
-    if P == 4 and Q == 1:
-        return 5, 1, [(0, 0), (1, 0), (3, 0), (4, 0)], [(2, 0)]
+def _layer_sizes(spec: Dict[str, Any]) -> List[int]:
+    from .specs import layered
+
+    return [len(layer["sources"]) for layer in layered(spec)["layers"]]
+
+
+def _block_layout(spec: Dict[str, Any]) -> Tuple[int, int, List[List[Tuple[int, int]]]]:
+    """(width, height, per layer the core offsets) of one copy's block."""
+    sizes = _layer_sizes(spec)
+    if sizes == [4, 1]:
+        return 5, 1, [[(0, 0), (1, 0), (3, 0), (4, 0)], [(2, 0)]]
     width = 8
-    rows_p = math.ceil(P / width)
-    rows_q = math.ceil(Q / width)
-    height = rows_p + rows_q
-    # output rows in the middle of the block, patch rows above and below
-    top = rows_p // 2
-    out_rows = list(range(top, top + rows_q))
-    patch_rows = [r for r in range(height) if r not in out_rows]
-    patch = [(i % width, patch_rows[i // width]) for i in range(P)]
-    outs = [(i % width, out_rows[i // width]) for i in range(Q)]
-    return width, height, patch, outs
+    rows = [math.ceil(k / width) for k in sizes]
+    # the first layer's rows above and below, the later layers' rows in the middle
+    top = rows[0] // 2
+    order = list(range(top)) + list(range(rows[0], sum(rows))) + list(range(top, rows[0]))
+    row_of = {r: i for i, r in enumerate(order)}   # row index in layer order -> row in the block
+    layout, r0 = [], 0
+    for k, nrows in zip(sizes, rows):
+        layout.append([(i % width, row_of[r0 + i // width]) for i in range(k)])
+        r0 += nrows
+    return width, sum(rows), layout
 
 
-def placement(spec: Dict[str, Any], copies: int) -> Tuple[Tuple[int, int], List[Dict[str, List[List[int]]]]]:
-    """Chips needed and, per copy, the global (x, y) of its patch cores and output cores."""
-    bw, bh, patch, outs = _block_layout(spec)
+def placement(spec: Dict[str, Any], copies: int) -> Tuple[Tuple[int, int], List[Dict[str, Any]]]:
+    """Chips needed and, per copy, the global (x, y) of its cores: ``layer_cores`` (a list per
+    layer), with ``patch_cores`` / ``output_cores`` naming the first and the last layer."""
+    bw, bh, layout = _block_layout(spec)
     per_row, per_col = CHIP // bw, CHIP // bh
     per_chip = per_row * per_col
     chips_x = max(1, math.ceil(copies / per_chip))
@@ -110,90 +122,94 @@ def placement(spec: Dict[str, Any], copies: int) -> Tuple[Tuple[int, int], List[
     for e in range(copies):
         chip, k = divmod(e, per_chip)
         bx, by = (k % per_row) * bw + chip * CHIP, (k // per_row) * bh
-        result.append({"patch_cores": [[bx + dx, by + dy] for dx, dy in patch],
-                       "output_cores": [[bx + dx, by + dy] for dx, dy in outs]})
+        cores = [[[bx + dx, by + dy] for dx, dy in offs] for offs in layout]
+        result.append({"layer_cores": cores, "patch_cores": cores[0], "output_cores": cores[-1]})
     return (chips_x, 1), result
+
+
+def layer_cores(place: Dict[str, Any]) -> List[List[List[int]]]:
+    """The cores of each layer of one copy's placement (also for files of the two-layer form)."""
+    return place.get("layer_cores") or [place["patch_cores"], place["output_cores"]]
+
+
+def _destinations(src: np.ndarray) -> Dict[int, List[Tuple[int, int]]]:
+    """unit -> [(reading core, axon), ...] in core then axon order."""
+    dests: Dict[int, List[Tuple[int, int]]] = {}
+    for q in range(src.shape[0]):
+        for ax in np.nonzero(src[q] >= 0)[0]:
+            dests.setdefault(int(src[q, ax]), []).append((q, int(ax)))
+    return dests
 
 
 def build_network(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]],
                   encoding: Optional[Dict[str, Any]] = None, extra_meta: Optional[Dict[str, Any]] = None) -> Network:
     """Place sampled copies on the core grid and return a :class:`tnsim.Network` with metadata."""
-    from .train.networks import input_index, source_index
+    from .specs import layer_sources, layered
 
     copies = len(samples)
     chips, places = placement(spec, copies)
-    classes, per_class, H = spec["classes"], spec["per_class"], spec["hidden"]
+    classes, per_class = spec["classes"], spec["per_class"]
     n_out = classes * per_class
-    src = source_index(spec)
-    in_idx = input_index(spec)
-    # destinations of each hidden unit: list of (output core q, axon a)
-    dests: Dict[int, List[Tuple[int, int]]] = {}
-    for q in range(src.shape[0]):
-        for ax in np.nonzero(src[q] >= 0)[0]:
-            dests.setdefault(int(src[q, ax]), []).append((q, int(ax)))
+    srcs = layer_sources(spec)
+    neurons_of = [layer["neurons"] for layer in layered(spec)["layers"]]
+    dests = [_destinations(src) for src in srcs[1:]]
+    last = len(srcs) - 1
     net = Network(chips=chips, output_ports=copies * classes)
     for e, smp in enumerate(samples):
-        pl = places[e]
-        l1, l2 = smp["l1"], smp["l2"]
-        for p, (x, y) in enumerate(pl["patch_cores"]):
-            cb = np.zeros((256, 256), bool)
-            w = np.zeros((256, 4), np.int64)
-            leak = np.zeros(256, np.int64)
-            tdx = np.zeros(256, np.int64)
-            tdy = np.zeros(256, np.int64)
-            tax = np.full(256, -1, np.int64)
-            slot = 0
-            for j in range(H):
-                for q, a in dests.get(p * H + j, []):
-                    cb[:, slot] = l1["crossbar"][p, :, j]
-                    w[slot] = l1["weight_tables"][p, j]
-                    leak[slot] = l1["leak"][p, j]
-                    ox, oy = pl["output_cores"][q]
-                    tdx[slot], tdy[slot], tax[slot] = ox - x, oy - y, a
-                    slot += 1
-            neurons = Neurons(weights=w, leak=leak, threshold=1, reset_value=0, reset_mode=0,
-                              negative_saturation=True, negative_threshold=0,
-                              target_dx=tdx, target_dy=tdy, target_axon=tax, target_delay=1)
-            net.add_core((x, y), crossbar=cb, axon_types=l1["axon_types"][p], neurons=neurons, seed=1)
-        for q, (x, y) in enumerate(pl["output_cores"]):
-            cb = np.zeros((256, 256), bool)
-            cb[:, :n_out] = l2["crossbar"][q]
-            w = np.zeros((256, 4), np.int64)
-            w[:n_out] = l2["weight_tables"][q]
-            leak = np.zeros(256, np.int64)
-            leak[:n_out] = l2["leak"][q]
-            port = np.full(256, -1, np.int64)
-            port[:n_out] = e * classes + np.arange(n_out) // per_class
-            neurons = Neurons(weights=w, leak=leak, threshold=1, reset_value=0, reset_mode=0,
-                              negative_saturation=True, negative_threshold=0, output_port=port)
-            net.add_core((x, y), crossbar=cb, axon_types=l2["axon_types"][q], neurons=neurons, seed=1)
-    # host input map: pixel -> (x, y, axon) for each patch core of each copy
-    pix: List[np.ndarray] = []
-    xs: List[np.ndarray] = []
-    ys: List[np.ndarray] = []
-    axs: List[np.ndarray] = []
+        cores = layer_cores(places[e])
+        for li in range(len(srcs)):
+            layer, H = smp[f"l{li + 1}"], neurons_of[li]
+            for k, (x, y) in enumerate(cores[li]):
+                cb = np.zeros((256, 256), bool)
+                w = np.zeros((256, 4), np.int64)
+                leak = np.zeros(256, np.int64)
+                if li == last:
+                    cb[:, :n_out] = layer["crossbar"][k]
+                    w[:n_out] = layer["weight_tables"][k]
+                    leak[:n_out] = layer["leak"][k]
+                    port = np.full(256, -1, np.int64)
+                    port[:n_out] = e * classes + np.arange(n_out) // per_class
+                    neurons = Neurons(weights=w, leak=leak, threshold=1, reset_value=0, reset_mode=0,
+                                      negative_saturation=True, negative_threshold=0, output_port=port)
+                else:
+                    tdx = np.zeros(256, np.int64)
+                    tdy = np.zeros(256, np.int64)
+                    tax = np.full(256, -1, np.int64)
+                    slot = 0
+                    for j in range(H):
+                        for q, a in dests[li].get(k * H + j, []):
+                            cb[:, slot] = layer["crossbar"][k, :, j]
+                            w[slot] = layer["weight_tables"][k, j]
+                            leak[slot] = layer["leak"][k, j]
+                            ox, oy = cores[li + 1][q]
+                            tdx[slot], tdy[slot], tax[slot] = ox - x, oy - y, a
+                            slot += 1
+                    neurons = Neurons(weights=w, leak=leak, threshold=1, reset_value=0, reset_mode=0,
+                                      negative_saturation=True, negative_threshold=0,
+                                      target_dx=tdx, target_dy=tdy, target_axon=tax, target_delay=1)
+                net.add_core((x, y), crossbar=cb, axon_types=layer["axon_types"][k], neurons=neurons, seed=1)
+    # host input map: (copy, pixel) -> (x, y, axon) for each first-layer core of each copy
+    cols: Dict[str, List[np.ndarray]] = {k: [] for k in ("pixel", "copy", "x", "y", "axon")}
     for e in range(copies):
-        for p, (x, y) in enumerate(places[e]["patch_cores"]):
-            used = np.nonzero(in_idx[p] >= 0)[0]
-            pix.append(in_idx[p, used])
-            axs.append(used)
-            xs.append(np.full(len(used), x))
-            ys.append(np.full(len(used), y))
-    order = np.argsort(np.concatenate(pix), kind="stable")
+        for p, (x, y) in enumerate(layer_cores(places[e])[0]):
+            used = np.nonzero(srcs[0][p] >= 0)[0]
+            for key, val in (("pixel", srcs[0][p, used]), ("copy", np.full(len(used), e)), ("x", np.full(len(used), x)),
+                             ("y", np.full(len(used), y)), ("axon", used)):
+                cols[key].append(val)
+    order = np.argsort(np.concatenate(cols["pixel"]), kind="stable")
     meta = {
         "kind": "esser2015",
         "spec": spec,
         "copies": copies,
-        "cores_per_copy": len(spec["patches"]) + len(spec["out_sources"]),
+        "cores_per_copy": sum(len(c) for c in layer_cores(places[0])) if copies else 0,
         "cores": net.num_cores,
         "classes": classes,
         "placement": places,
-        "input_map": {k: np.concatenate(v)[order].astype(int).tolist()
-                      for k, v in (("pixel", pix), ("x", xs), ("y", ys), ("axon", axs))},
+        "input_map": {k: np.concatenate(v)[order].astype(int).tolist() for k, v in cols.items()},
         "port_copy": [p // classes for p in range(copies * classes)],
         "port_class": [p % classes for p in range(copies * classes)],
         "pixels": int(np.prod(spec["image_shape"])),
-        "output_delay": 1,
+        "output_delay": last,
         "encoding": encoding or {"mode": "stochastic", "ticks_per_image": 1},
         "tie_rule": "lowest class index among the classes with the most spikes",
     }
@@ -211,40 +227,38 @@ def deploy(model: Any, copies: int, seed: int = 0, **kw: Any) -> Tuple[Network, 
 
 def samples_from_network(net: Network) -> List[Dict[str, Any]]:
     """Recover the sampled integer networks from a deployed Network (for independent checks)."""
+    from .specs import layer_sources, layered
+
     meta = net.metadata[META_KEY]
     spec = meta["spec"]
-    from .train.networks import source_index
-
-    src = source_index(spec)
-    H, n_out = spec["hidden"], spec["classes"] * spec["per_class"]
-    dests: Dict[int, List[Tuple[int, int]]] = {}
-    for q in range(src.shape[0]):
-        for a in np.nonzero(src[q] >= 0)[0]:
-            dests.setdefault(int(src[q, a]), []).append((q, int(a)))
+    srcs = layer_sources(spec)
+    neurons_of = [layer["neurons"] for layer in layered(spec)["layers"]]
+    dests = [_destinations(src) for src in srcs[1:]]
+    last = len(srcs) - 1
     out = []
     for pl in meta["placement"]:
-        P = len(pl["patch_cores"])
-        l1 = {"crossbar": np.zeros((P, 256, H), bool), "leak": np.zeros((P, H), np.int64),
-              "axon_types": np.zeros((P, 256), np.int64), "weight_tables": np.zeros((P, H, 4), np.int64)}
-        for p, xy in enumerate(pl["patch_cores"]):
-            cfg = net.core(tuple(xy))
-            l1["axon_types"][p] = cfg.axon_types
-            slot = 0
-            for j in range(H):
-                d = dests.get(p * H + j, [])
-                if d:
-                    l1["crossbar"][p, :, j] = cfg.crossbar[:, slot]
-                    l1["leak"][p, j] = np.asarray(cfg.neurons.leak)[slot]
-                    l1["weight_tables"][p, j] = np.asarray(cfg.neurons.weights)[slot]
-                    slot += len(d)
-        Q = len(pl["output_cores"])
-        l2 = {"crossbar": np.zeros((Q, 256, n_out), bool), "leak": np.zeros((Q, n_out), np.int64),
-              "axon_types": np.zeros((Q, 256), np.int64), "weight_tables": np.zeros((Q, n_out, 4), np.int64)}
-        for q, xy in enumerate(pl["output_cores"]):
-            cfg = net.core(tuple(xy))
-            l2["axon_types"][q] = cfg.axon_types
-            l2["crossbar"][q] = cfg.crossbar[:, :n_out]
-            l2["leak"][q] = np.asarray(cfg.neurons.leak)[:n_out]
-            l2["weight_tables"][q] = np.asarray(cfg.neurons.weights)[:n_out]
-        out.append({"l1": l1, "l2": l2})
+        smp = {}
+        for li, cores in enumerate(layer_cores(pl)):
+            K, H = len(cores), neurons_of[li]
+            layer = {"crossbar": np.zeros((K, 256, H), bool), "leak": np.zeros((K, H), np.int64),
+                     "axon_types": np.zeros((K, 256), np.int64), "weight_tables": np.zeros((K, H, 4), np.int64)}
+            for k, xy in enumerate(cores):
+                cfg = net.core(tuple(xy))
+                layer["axon_types"][k] = cfg.axon_types
+                leak, weights = np.asarray(cfg.neurons.leak), np.asarray(cfg.neurons.weights)
+                if li == last:
+                    layer["crossbar"][k] = cfg.crossbar[:, :H]
+                    layer["leak"][k] = leak[:H]
+                    layer["weight_tables"][k] = weights[:H]
+                    continue
+                slot = 0
+                for j in range(H):
+                    d = dests[li].get(k * H + j, [])
+                    if d:
+                        layer["crossbar"][k, :, j] = cfg.crossbar[:, slot]
+                        layer["leak"][k, j] = leak[slot]
+                        layer["weight_tables"][k, j] = weights[slot]
+                        slot += len(d)
+            smp[f"l{li + 1}"] = layer
+        out.append(smp)
     return out

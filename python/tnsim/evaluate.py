@@ -1,12 +1,17 @@
 """Evaluate a deployed network in the simulator: accuracy, speed and energy per image.
 
-Input encoding (:func:`encode`): ``"stochastic"`` - in each tick each pixel's axons spike with
-probability equal to its intensity in [0, 1] (seeded Bernoulli, NumPy PCG64); ``"threshold"`` -
-a pixel spikes in every tick iff its intensity is > 0.5. Image k occupies ticks
+Input encoding (:class:`Spikes`, :func:`encode`): ``"stochastic"`` - in each tick each of a
+copy's axons reading a pixel spikes with probability equal to the pixel's intensity in [0, 1],
+drawn independently for each copy (seeded Bernoulli, NumPy PCG64; the host sends every copy its
+own spikes, as it must send every copy's axons their spikes anyway); ``"stochastic-shared"`` -
+one draw per pixel and tick, seen by all copies; ``"threshold"`` - a pixel spikes in every tick
+iff its intensity is > 0.5. Independent draws let an ensemble average out the input noise as
+well as the synapse sampling. Image k occupies ticks
 ``[k T, (k + 1) T)`` (T = ticks per image). The neurons are memoryless, so images are
-pipelined: layer-1 spikes of tick t reach the output cores at t + 1, and the output spikes of
-tick t + 1 are counted for the image shown at tick t. The simulator runs in chunks of images to
-bound memory; one extra tick at the end collects the last image's outputs.
+pipelined: the spikes of a layer at tick t reach the next layer at t + 1, and the output spikes
+of tick t + D (D = layers - 1, the metadata's ``output_delay``) are counted for the image shown
+at tick t. The simulator runs in chunks of images to
+bound memory; D extra ticks at the end collect the last image's outputs.
 
 Decision: the class with most output spikes summed over the (first E) copies; ties go to the
 lowest class index among the tied classes (``numpy.argmax``), also when no neuron spiked.
@@ -62,65 +67,138 @@ def energy_joules(totals: Dict[str, int], cores: int, ticks: int) -> tuple:
         return float(_energy_estimate(totals, cores, ticks)["total"]), "evaluate._energy_estimate (fallback)"
 
 
-def encode(images: np.ndarray, ticks_per_image: int = 1, mode: str = "stochastic", seed: int = 0) -> np.ndarray:
-    """float (n, pixels) in [0, 1] -> bool spikes (n, ticks_per_image, pixels)."""
-    images = np.asarray(images, dtype=np.float32)
-    n, npix = images.shape
-    if mode == "stochastic":
-        rng = np.random.default_rng(seed)
-        return rng.random((n, ticks_per_image, npix), dtype=np.float32) < images[:, None, :]
-    if mode == "threshold":
-        return np.broadcast_to(images[:, None, :] > 0.5, (n, ticks_per_image, npix)).copy()
-    raise ValueError(f"unknown encoding {mode!r} (stochastic or threshold)")
+#: Input encodings: per-copy stochastic (the default), stochastic shared by all copies, threshold.
+ENCODINGS = ("stochastic", "stochastic-shared", "threshold")
+_BLOCK = 256   # images per block of the stochastic encodings' random streams
+
+
+class Spikes:
+    """Input spikes of images, made block by block on demand (an ensemble's per-copy spikes for
+    the whole test set would not fit in memory).
+
+    ``spikes[k0:k1]`` is bool ``(k1 - k0, T, pixels)`` (shared encodings) or ``(k1 - k0, T,
+    copies, pixels)`` (per-copy stochastic encoding). The draws of image k depend only on the
+    seed, k's block of 256 images and the copy, never on how the images are sliced.
+    """
+
+    def __init__(self, images: np.ndarray, ticks_per_image: int = 1, mode: str = "stochastic", seed: int = 0,
+                 copies: int = 1) -> None:
+        if mode not in ENCODINGS:
+            raise ValueError(f"unknown encoding {mode!r} (one of {', '.join(ENCODINGS)})")
+        if ticks_per_image < 1:
+            raise ValueError(f"ticks_per_image must be >= 1, got {ticks_per_image}")
+        self.images = np.asarray(images, dtype=np.float32)
+        if self.images.ndim != 2:
+            raise ValueError(f"images must be (n, pixels), got shape {self.images.shape}")
+        self.T, self.mode, self.seed = ticks_per_image, mode, seed
+        self.copies = copies if mode == "stochastic" else 1
+        n, npix = self.images.shape
+        self.shape = (n, self.T, npix) if self.copies == 1 and mode != "stochastic" else (n, self.T, self.copies, npix)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _block(self, b: int) -> np.ndarray:
+        img = self.images[b * _BLOCK:(b + 1) * _BLOCK]
+        n, npix = img.shape
+        if self.mode == "threshold":
+            return np.broadcast_to(img[:, None, :] > 0.5, (n, self.T, npix))
+        if self.mode == "stochastic-shared":
+            rng = np.random.default_rng([self.seed, b])
+            return rng.random((n, self.T, npix), dtype=np.float32) < img[:, None, :]
+        out = np.empty((n, self.T, self.copies, npix), bool)
+        for e in range(self.copies):
+            rng = np.random.default_rng([self.seed, b, e])
+            out[:, :, e] = rng.random((n, self.T, npix), dtype=np.float32) < img[:, None, :]
+        return out
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        k0, k1, step = sl.indices(len(self))
+        if step != 1:
+            raise ValueError("Spikes supports contiguous slices only")
+        if k1 <= k0:
+            return np.zeros((0,) + self.shape[1:], bool)
+        parts = [self._block(b) for b in range(k0 // _BLOCK, (k1 - 1) // _BLOCK + 1)]
+        off = (k0 // _BLOCK) * _BLOCK
+        return np.concatenate(parts)[k0 - off:k1 - off]
+
+
+def encode(images: np.ndarray, ticks_per_image: int = 1, mode: str = "stochastic", seed: int = 0,
+           copies: int = 1) -> np.ndarray:
+    """float (n, pixels) in [0, 1] -> bool spikes: ``(n, T, copies, pixels)`` for the per-copy
+    ``"stochastic"`` encoding, ``(n, T, pixels)`` for the shared ones (see :class:`Spikes`)."""
+    return Spikes(images, ticks_per_image, mode, seed, copies)[:]
 
 
 class InputMap:
-    """pixel -> host input rows (x, y, axon), from a deployed network's metadata."""
+    """(copy, pixel) -> host input rows (x, y, axon), from a deployed network's metadata."""
 
     def __init__(self, meta: Dict[str, Any], copies: Optional[int] = None) -> None:
         im = meta["input_map"]
         pix = np.asarray(im["pixel"], np.int64)
         x, y, ax = (np.asarray(im[k], np.int64) for k in ("x", "y", "axon"))
-        if copies is not None and copies < meta["copies"]:
-            allowed = {tuple(xy) for pl in meta["placement"][:copies] for xy in pl["patch_cores"]}
-            keep = np.array([(a, b) in allowed for a, b in zip(x, y)], bool)
-            pix, x, y, ax = pix[keep], x[keep], y[keep], ax[keep]
-        order = np.argsort(pix, kind="stable")
-        self.pix, self.xyz = pix[order], np.stack([x[order], y[order], ax[order]], 1)
-        npix = int(meta["pixels"])
-        self.start = np.searchsorted(self.pix, np.arange(npix + 1))
-        self.count = np.diff(self.start)
+        if "copy" in im:
+            cp = np.asarray(im["copy"], np.int64)
+        else:  # files of the first form: recover each row's copy from the placement
+            copy_of = {tuple(xy): e for e, pl in enumerate(meta["placement"]) for xy in pl["patch_cores"]}
+            cp = np.array([copy_of[(a, b)] for a, b in zip(x.tolist(), y.tolist())], np.int64)
+        if copies is not None:
+            keep = cp < copies
+            pix, cp, x, y, ax = pix[keep], cp[keep], x[keep], y[keep], ax[keep]
+        self.npix, self.copies = int(meta["pixels"]), int(meta["copies"])
+        self.pix = pix
+        self.shared = self._index(pix, np.stack([x, y, ax], 1), self.npix)
+        self.per_copy = self._index(cp * self.npix + pix, np.stack([x, y, ax], 1), self.copies * self.npix)
+
+    @staticmethod
+    def _index(key: np.ndarray, xyz: np.ndarray, nkeys: int) -> tuple:
+        order = np.argsort(key, kind="stable")
+        start = np.searchsorted(key[order], np.arange(nkeys + 1))
+        return xyz[order], start, np.diff(start)
 
     def rows(self, spikes: np.ndarray, tick0: int) -> np.ndarray:
-        """bool (n, T, pixels) -> int64 (rows, 4) (tick, x, y, axon); image k tick t at tick0 + k T + t."""
-        n, T, npix = spikes.shape
-        flat = spikes.reshape(n * T, npix)
+        """bool spikes (n, T, pixels) for all copies, or (n, T, copies, pixels) per copy ->
+        int64 (rows, 4) (tick, x, y, axon); image k tick t at tick0 + k T + t."""
+        if spikes.ndim == 4 and spikes.shape[2] == 1:
+            spikes = spikes[:, :, 0]
+        if spikes.ndim == 3:
+            xyz, start, count = self.shared
+        elif spikes.ndim == 4 and spikes.shape[2] == self.copies:
+            xyz, start, count = self.per_copy
+        else:
+            raise ValueError(f"input spikes of shape {spikes.shape}: expected (images, ticks, pixels) "
+                             f"or (images, ticks, {self.copies} copies, pixels)")
+        n, T = spikes.shape[:2]
+        flat = spikes.reshape(n * T, -1)
         tk, px = np.nonzero(flat)
-        reps = self.count[px]
+        reps = count[px]
         total = int(reps.sum())
         if total == 0:
             return np.zeros((0, 4), np.int64)
         ticks = np.repeat(tk + tick0, reps)
         # index of each repeated entry into the map: start[px] + 0..count-1
         offs = np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
-        idx = np.repeat(self.start[px], reps) + offs
-        return np.column_stack([ticks, self.xyz[idx]]).astype(np.int64)
+        idx = np.repeat(start[px], reps) + offs
+        return np.column_stack([ticks, xyz[idx]]).astype(np.int64)
 
 
-def simulate(net: Network, spikes: np.ndarray, chunk: Optional[int] = None, threads: int = 0,
+def simulate(net: Network, spikes: "np.ndarray | Spikes", chunk: Optional[int] = None, threads: int = 0,
              progress: bool = False) -> Dict[str, Any]:
-    """Run a deployed network on input spikes (n, T, pixels); -> class counts per copy and counters.
+    """Run a deployed network on input spikes ((n, T, pixels) for all copies or (n, T, copies,
+    pixels) per copy, an array or :class:`Spikes`); -> class counts per copy and counters.
 
     Returns {"counts": int64 (n, copies, classes), "counters": totals, "ticks": run ticks,
     "seconds": wall time of the simulator runs}.
     """
     meta = net.metadata[META_KEY]
     copies, classes = meta["copies"], meta["classes"]
-    n, T, _ = spikes.shape
+    n, T = spikes.shape[:2]
     imap = InputMap(meta)
     if chunk is None:  # about 2M input rows per chunk
-        per_image = max(1.0, float(spikes[: min(n, 200)].sum()) / max(min(n, 200), 1)) * len(imap.pix) / imap.count.size
-        chunk = int(min(2000, max(16, 2e6 / per_image)))
+        per_image = float(spikes[: min(n, 200)].sum()) / max(min(n, 200), 1)
+        if len(spikes.shape) == 3:  # shared spikes: each goes to every copy's axons of its pixel
+            per_image *= len(imap.pix) / imap.npix
+        chunk = int(min(2000, max(16, 2e6 / max(per_image, 1.0))))
     port_copy = np.asarray(meta["port_copy"])
     port_class = np.asarray(meta["port_class"])
     sim = Simulator(net, threads=threads)
@@ -173,7 +251,7 @@ def evaluate(net: Network, images: np.ndarray, labels: np.ndarray, ticks_per_ima
              progress: bool = False) -> Dict[str, Any]:
     """Accuracy, energy per image and speed of a deployed network on float images (n, pixels)."""
     meta = net.metadata[META_KEY]
-    spikes = encode(images, ticks_per_image, encoding, seed)
+    spikes = Spikes(images, ticks_per_image, encoding, seed, copies=meta["copies"])
     t0 = time.perf_counter()
     out = simulate(net, spikes, chunk=chunk, threads=threads, progress=progress)
     wall = time.perf_counter() - t0

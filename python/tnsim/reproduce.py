@@ -18,6 +18,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .evaluate import ENCODINGS
+from .specs import SPECS
+
 #: The paper's figures (Esser et al. 2015, abstract): ensemble size -> (accuracy %, uJ per image).
 PAPER = {1: (92.7, 0.268), 64: (99.42, 108.0)}
 
@@ -132,7 +135,7 @@ def cmd_train(args: Any) -> int:
     cfg = TrainConfig(network=args.network, epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay, dropout=args.dropout,
                       beta=args.beta, seed=args.seed, threads=args.threads, train_subset=args.train_subset,
-                      shift=args.shift)
+                      shift=args.shift, device=args.device)
     x, y = data.to_float(ds.train_images), ds.train_labels.astype(np.int64)
     xt, yt = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
     t0 = time.perf_counter()
@@ -194,7 +197,7 @@ def add_pipeline_commands(sub: Any) -> None:
     """Register ``train``, ``deploy``, ``eval`` and ``reproduce`` on an argparse subparsers object."""
     t = sub.add_parser("train", help="train a probabilistic core network (needs torch)")
     _add_data_args(t)
-    t.add_argument("--network", default="5core", choices=["5core", "large"])
+    t.add_argument("--network", default="5core", choices=list(SPECS))
     t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--batch-size", type=int, default=100)
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
@@ -206,6 +209,7 @@ def add_pipeline_commands(sub: Any) -> None:
     t.add_argument("--threads", type=int, default=1, help="torch threads")
     t.add_argument("--train-subset", type=int, default=0)
     t.add_argument("--shift", type=int, default=0, help="augment: random translation by up to +-N pixels")
+    t.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     t.add_argument("-o", "--output", default="model.pt", help="checkpoint file")
     t.set_defaults(func=cmd_train)
     d = sub.add_parser("deploy", help="sample an ensemble from a checkpoint into a network file")
@@ -213,7 +217,7 @@ def add_pipeline_commands(sub: Any) -> None:
     d.add_argument("--copies", type=int, default=1)
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--ticks-per-image", type=int, default=1)
-    d.add_argument("--encoding", default="stochastic", choices=["stochastic", "threshold"])
+    d.add_argument("--encoding", default="stochastic", choices=list(ENCODINGS))
     d.add_argument("-o", "--output", default="model.tnsim")
     d.set_defaults(func=cmd_deploy)
     e = sub.add_parser("eval", help="evaluate a deployed network in the simulator")
@@ -221,7 +225,7 @@ def add_pipeline_commands(sub: Any) -> None:
     _add_data_args(e)
     e.add_argument("--test-subset", type=int, default=0, help="first N test images (0: all)")
     e.add_argument("--ticks-per-image", type=int, default=0, help="0: as stored at deployment")
-    e.add_argument("--encoding", default=None, choices=["stochastic", "threshold"])
+    e.add_argument("--encoding", default=None, choices=list(ENCODINGS))
     e.add_argument("--seed", type=int, default=2)
     e.add_argument("--threads", type=int, default=0)
     e.add_argument("--json", metavar="FILE")
@@ -236,7 +240,7 @@ def add_pipeline_commands(sub: Any) -> None:
     r.add_argument("--test-subset", type=int, default=None, help="first N test images (quick: 2000)")
     r.add_argument("--train-subset", type=int, default=0)
     r.add_argument("--ticks-per-image", type=int, default=1)
-    r.add_argument("--encoding", default="stochastic", choices=["stochastic", "threshold"])
+    r.add_argument("--encoding", default="stochastic", choices=list(ENCODINGS))
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, default=1, help="torch threads")
     r.set_defaults(func=cmd_reproduce)

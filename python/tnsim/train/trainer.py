@@ -39,6 +39,7 @@ class TrainConfig:
     threads: int = 1                 # torch threads (1 is fastest for these small matmuls on a busy 2-core box)
     train_subset: int = 0            # 0: all training images
     shift: int = 0                   # augmentation: random translation by up to +-shift pixels
+    device: str = "cpu"              # torch device to train on ("cpu", "cuda", ...)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,10 +57,10 @@ def random_shift(x: torch.Tensor, shape: Any, shift: int, gen: torch.Generator) 
     B = x.shape[0]
     rows, cols = shape
     img = torch.nn.functional.pad(x.reshape(B, rows, cols), (shift, shift, shift, shift))
-    d = torch.randint(0, 2 * shift + 1, (B, 2), generator=gen)
-    r = torch.arange(rows)[None, :] + d[:, :1]
-    c = torch.arange(cols)[None, :] + d[:, 1:]
-    out = img[torch.arange(B)[:, None, None], r[:, :, None], c[:, None, :]]
+    d = torch.randint(0, 2 * shift + 1, (B, 2), generator=gen).to(x.device)
+    r = torch.arange(rows, device=x.device)[None, :] + d[:, :1]
+    c = torch.arange(cols, device=x.device)[None, :] + d[:, 1:]
+    out = img[torch.arange(B, device=x.device)[:, None, None], r[:, :, None], c[:, None, :]]
     return out.reshape(B, rows * cols)
 
 
@@ -72,10 +73,11 @@ def _fmt_time(s: float) -> str:
 def expected_accuracy(model: CoreNetwork, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
     """Accuracy of argmax of expected class counts (the trained, not the deployed, network)."""
     model.eval()
+    device = next(model.parameters()).device
     correct = 0
     for i in range(0, len(x), batch):
-        out = model(torch.as_tensor(x[i:i + batch]))
-        correct += int((out.argmax(1).numpy() == y[i:i + batch]).sum())
+        out = model(torch.as_tensor(x[i:i + batch]).to(device))
+        correct += int((out.argmax(1).cpu().numpy() == y[i:i + batch]).sum())
     return correct / max(len(x), 1)
 
 
@@ -84,7 +86,8 @@ def save_checkpoint(path: "os.PathLike[str] | str", model: CoreNetwork, cfg: Tra
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"spec": model.spec, "config": asdict(cfg), "state": model.state_dict(),
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"spec": model.spec, "config": asdict(cfg), "state": state,
                 "history": history or []}, tmp)
     os.replace(tmp, path)
 
@@ -93,6 +96,7 @@ def load_checkpoint(path: "os.PathLike[str] | str") -> tuple:
     """-> (model, TrainConfig, history)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ck["config"])
+    cfg.device = "cpu"   # loaded models live on the CPU (deployment and evaluation are NumPy)
     model = build(ck["spec"], seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
     model.load_state_dict(ck["state"])
     model.eval()
@@ -111,7 +115,7 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.train_subset:
         x_train, y_train = x_train[: cfg.train_subset], y_train[: cfg.train_subset]
-    model = build(cfg.network, seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
+    model = build(cfg.network, seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout).to(cfg.device)
     params = [p for p in model.parameters()]
     if cfg.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=cfg.lr)
@@ -122,16 +126,17 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
     n = len(x_train)
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
-    xt = torch.as_tensor(x_train, dtype=torch.float32)
-    yt = torch.as_tensor(y_train.astype(np.int64))
+    xt = torch.as_tensor(x_train, dtype=torch.float32).to(cfg.device)
+    yt = torch.as_tensor(y_train.astype(np.int64)).to(cfg.device)
     history = []
     t0 = time.perf_counter()
     step = 0
     last_print = 0.0
     for epoch in range(cfg.epochs):
         model.train()
-        order = torch.as_tensor(rng.permutation(n))
-        loss_sum, correct = 0.0, 0
+        order = torch.as_tensor(rng.permutation(n)).to(cfg.device)
+        loss_acc = torch.zeros((), device=cfg.device)   # on the device: no sync per step
+        correct_acc = torch.zeros((), dtype=torch.int64, device=cfg.device)
         for bi in range(steps_per_epoch):
             idx = order[bi * cfg.batch_size:(bi + 1) * cfg.batch_size]
             for g in opt.param_groups:
@@ -146,20 +151,20 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
             opt.step()
             model.constrain()
             step += 1
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((counts.argmax(1) == yt[idx]).sum())
+            loss_acc += loss.detach() * len(idx)
+            correct_acc += (counts.argmax(1) == yt[idx]).sum()
             now = time.perf_counter()
             if progress and (now - last_print >= 1.0 or bi == steps_per_epoch - 1):
                 last_print = now
                 el = time.perf_counter() - t0
                 eta = el / step * (total - step)
                 sys.stderr.write(f"\r  epoch {epoch + 1}/{cfg.epochs} batch {bi + 1}/{steps_per_epoch} "
-                                 f"loss {loss_sum / ((bi + 1) * cfg.batch_size):.4f} "
+                                 f"loss {float(loss_acc) / ((bi + 1) * cfg.batch_size):.4f} "
                                  f"elapsed {_fmt_time(el)} ETA {_fmt_time(eta)}   ")
                 sys.stderr.flush()
         if progress:
             sys.stderr.write("\n")
-        rec = {"epoch": epoch + 1, "loss": loss_sum / n, "train_acc": correct / n,
+        rec = {"epoch": epoch + 1, "loss": float(loss_acc) / n, "train_acc": int(correct_acc) / n,
                "seconds": time.perf_counter() - t0}
         if x_val is not None and y_val is not None:
             rec["val_expected_acc"] = expected_accuracy(model, x_val, y_val)
@@ -168,4 +173,6 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
         if checkpoint:
             save_checkpoint(checkpoint, model, cfg, history)
     model.eval()
+    if cfg.device != "cpu":
+        model = model.cpu()
     return model, history

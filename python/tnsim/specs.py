@@ -1,0 +1,182 @@
+"""Network specs: layered TrueNorth core networks for classification (pure NumPy; the PyTorch
+model is :mod:`tnsim.train.networks`, deployment :mod:`tnsim.deploy`).
+
+From the paper-sized 5-core network to deeper ones.
+
+A network is described by a JSON-serialisable *spec* (saved in checkpoints and in a deployed
+network's metadata) and built into a PyTorch model by :class:`tnsim.train.networks.CoreNetwork`::
+
+    {"name": ..., "image_shape": [28, 28], "classes": 10, "per_class": 25,
+     "layers": [{"neurons": N0, "sources": [[...], ...]},     # layer 0: one list per core
+                {"neurons": N1, "sources": [[...], ...]}, ...]}
+
+- Core ``k`` of layer ``l`` has one axon per entry of ``sources[k]`` (at most 256): in layer 0
+  the entry is a pixel index, in layer ``l > 0`` a *unit* of layer ``l - 1`` (unit
+  ``k' * N(l-1) + j`` is neuron ``j`` of core ``k'``). Axons beyond the list are unused.
+- The last layer has ``classes * per_class`` neurons per core, neuron ``n`` voting for class
+  ``n // per_class``; the class with the most output spikes (over all output cores) wins.
+- A unit read by several cores of the next layer is deployed as that many identical neuron
+  copies (a TrueNorth neuron has one target), so the reads of a core's units are at most 256.
+
+Specs of the first version (``patches`` / ``hidden`` / ``out_sources``: two layers) are still
+read: :func:`layered` converts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+#: Axons per core.
+AXONS = 256
+
+
+def patch_sources(image_shape: Sequence[int], patches: Sequence[Sequence[int]]) -> List[List[int]]:
+    """Pixel indices read by patch cores: patch ``(r0, c0, h, w)`` puts pixel
+    ``(r0 + i // w, c0 + i % w)`` on axon ``i``."""
+    rows, cols = image_shape
+    out = []
+    for p, (r0, c0, h, w) in enumerate(patches):
+        if h * w > AXONS or r0 < 0 or c0 < 0 or r0 + h > rows or c0 + w > cols:
+            raise ValueError(f"patch {p} {(r0, c0, h, w)} does not fit a core or the image")
+        i = np.arange(h * w)
+        out.append(((r0 + i // w) * cols + (c0 + i % w)).tolist())
+    return out
+
+
+def random_sources(units: int, reads: int, rng: np.random.Generator) -> List[List[int]]:
+    """Cores reading each of ``units`` units ``reads`` times: per read, a random permutation
+    of the units cut into the fewest cores of at most 256 axons (sizes differing by at most 1)."""
+    srcs: List[List[int]] = []
+    for _ in range(reads):
+        perm = rng.permutation(units)
+        srcs += [sorted(part.tolist()) for part in np.array_split(perm, -(-units // AXONS))]
+    return srcs
+
+
+def local_sources(grid: int, neurons: int, window: int, per_core: int,
+                  rng: np.random.Generator) -> List[List[int]]:
+    """Convolution-like sources: a ``grid x grid`` layer of cores (``neurons`` each) read by a
+    ``(grid - window + 1)^2`` layer whose core at (a, b) reads ``per_core`` units from each core
+    of the ``window x window`` block at (a, b). Units are shared out least-used first, so the
+    reads of a core's units stay balanced."""
+    out_grid = grid - window + 1
+    used = np.zeros((grid * grid, neurons), np.int64)
+    srcs = []
+    for a in range(out_grid):
+        for b in range(out_grid):
+            s: List[int] = []
+            for da in range(window):
+                for db in range(window):
+                    k = (a + da) * grid + (b + db)
+                    order = np.lexsort((rng.random(neurons), used[k]))[:per_core]
+                    used[k, order] += 1
+                    s += (k * neurons + order).tolist()
+            srcs.append(sorted(s))
+    return srcs
+
+
+def _spec(name: str, layers: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {"name": name, "image_shape": [28, 28], "classes": 10, "per_class": 25, "layers": layers}
+
+
+def five_core_spec() -> Dict[str, Any]:
+    """The paper-sized network: 4 patch cores x 64 neurons -> 1 output core of 250 neurons."""
+    patches = [[r, c, 16, 16] for r in (0, 12) for c in (0, 12)]
+    return _spec("5core", [{"neurons": 64, "sources": patch_sources((28, 28), patches)},
+                           {"neurons": 250, "sources": [list(range(256))]}])
+
+
+def large_spec(seed: int = 0) -> Dict[str, Any]:
+    """32 cores per copy: 16 patch cores (16x16 patches at rows/cols 0, 4, 8, 12) x 128 neurons,
+    each unit read twice (256 neurons per core); 16 output cores of 250 neurons, cores 0-7
+    reading one random permutation of the 2048 units, cores 8-15 another."""
+    patches = [[r, c, 16, 16] for r in (0, 4, 8, 12) for c in (0, 4, 8, 12)]
+    rng = np.random.default_rng(seed + 7919)
+    return _spec("large", [{"neurons": 128, "sources": patch_sources((28, 28), patches)},
+                           {"neurons": 250, "sources": random_sources(16 * 128, 2, rng)}])
+
+
+def deep_spec(seed: int = 0) -> Dict[str, Any]:
+    """100 cores per copy, three layers, convolution-like: 49 patch cores (16x16 patches at
+    stride 2) x 64 neurons; 25 cores x 128 neurons, each reading 28 units from each core of a
+    3x3 block of patch cores; 26 output cores of 250 neurons reading the 3,200 middle units
+    twice (two random permutations, each cut into 13 cores of 246 or 247 axons)."""
+    offs = range(0, 13, 2)
+    patches = [[r, c, 16, 16] for r in offs for c in offs]
+    rng = np.random.default_rng(seed + 7919)
+    return _spec("deep", [{"neurons": 64, "sources": patch_sources((28, 28), patches)},
+                          {"neurons": 128, "sources": local_sources(7, 64, 3, 28, rng)},
+                          {"neurons": 250, "sources": random_sources(25 * 128, 2, rng)}])
+
+
+def wide_spec(seed: int = 0) -> Dict[str, Any]:
+    """98 cores per copy, two layers: 49 patch cores (16x16 patches at stride 2) x 64 neurons,
+    each unit read four times; 49 output cores of 250 neurons, each reading 256 units."""
+    offs = range(0, 13, 2)
+    patches = [[r, c, 16, 16] for r in offs for c in offs]
+    rng = np.random.default_rng(seed + 7919)
+    return _spec("wide", [{"neurons": 64, "sources": patch_sources((28, 28), patches)},
+                          {"neurons": 250, "sources": random_sources(49 * 64, 4, rng)}])
+
+
+SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "wide": wide_spec}
+
+
+def get_spec(name: str, seed: int = 0) -> Dict[str, Any]:
+    if name == "5core":
+        return five_core_spec()
+    if name in SPECS:
+        return SPECS[name](seed)  # type: ignore[call-arg]
+    raise ValueError(f"unknown network {name!r}; known: {', '.join(SPECS)}")
+
+
+def layered(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """The spec in the layered form (specs of the first, two-layer form are converted)."""
+    if "layers" in spec:
+        return spec
+    out = {k: v for k, v in spec.items() if k not in ("patches", "hidden", "out_sources")}
+    out["layers"] = [{"neurons": spec["hidden"], "sources": patch_sources(spec["image_shape"], spec["patches"])},
+                     {"neurons": spec["classes"] * spec["per_class"], "sources": spec["out_sources"]}]
+    return out
+
+
+def layer_sources(spec: Dict[str, Any]) -> List[np.ndarray]:
+    """Per layer: (cores, 256) int64 source read by each axon (-1: unused axon)."""
+    out = []
+    for li, layer in enumerate(layered(spec)["layers"]):
+        src = np.full((len(layer["sources"]), AXONS), -1, dtype=np.int64)
+        for k, s in enumerate(layer["sources"]):
+            if len(s) > AXONS:
+                raise ValueError(f"layer {li} core {k} reads {len(s)} sources (a core has {AXONS} axons)")
+            src[k, : len(s)] = s
+        out.append(src)
+    return out
+
+
+def check_spec(spec: Dict[str, Any]) -> None:
+    """Sources in range and, per core, neurons with fan-out copies <= 256."""
+    spec = layered(spec)
+    layers = spec["layers"]
+    n_out = spec["classes"] * spec["per_class"]
+    if layers[-1]["neurons"] != n_out:
+        raise ValueError(f"the last layer has {layers[-1]['neurons']} neurons per core, not classes x per_class = {n_out}")
+    n_prev = int(np.prod(spec["image_shape"]))
+    srcs = layer_sources(spec)
+    for li, (layer, src) in enumerate(zip(layers, srcs)):
+        if layer["neurons"] > AXONS:
+            raise ValueError(f"layer {li} has {layer['neurons']} neurons per core (> {AXONS})")
+        if src.max(initial=-1) >= n_prev:
+            raise ValueError(f"layer {li} reads source {src.max()} of only {n_prev}")
+        if li > 0:
+            reads = np.bincount(src[src >= 0], minlength=n_prev)
+            per_core = reads.reshape(-1, layers[li - 1]["neurons"]).sum(1)
+            if per_core.max() > AXONS:
+                raise ValueError(f"layer {li - 1} core {int(per_core.argmax())} needs {per_core.max()} neurons "
+                                 f"with fan-out copies (> {AXONS})")
+        n_prev = len(layer["sources"]) * layer["neurons"]
+
+
+def cores_per_copy(spec: Dict[str, Any]) -> int:
+    return sum(len(layer["sources"]) for layer in layered(spec)["layers"])
