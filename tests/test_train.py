@@ -121,6 +121,27 @@ def test_first_form_specs_are_converted():
     assert torch.equal(a(x), b(x))
 
 
+def test_checkpoints_of_the_first_form_load(tmp_path):
+    """A two-layer checkpoint written before layered specs: old spec keys and index buffers."""
+    patches = [[r, c, 16, 16] for r in (0, 12) for c in (0, 12)]
+    old_spec = {"name": "5core", "image_shape": [28, 28], "patches": patches, "hidden": 64,
+                "out_sources": [list(range(256))], "classes": 10, "per_class": 25}
+    cfg = TrainConfig(epochs=1, seed=2)
+    ref = build(old_spec, seed=2)
+    with torch.no_grad():
+        ref.layer1.c.uniform_(0, 1)
+        ref.layer2.b.fill_(-2.0)
+    state = dict(ref.state_dict())
+    state["in_idx"] = torch.as_tensor(networks.layer_sources(old_spec)[0])
+    state["src_idx"] = torch.as_tensor(networks.layer_sources(old_spec)[1])
+    from dataclasses import asdict
+    old_cfg = {k: v for k, v in asdict(cfg).items() if k != "device"}   # no device field then
+    torch.save({"spec": old_spec, "config": old_cfg, "state": state, "history": []}, tmp_path / "old.pt")
+    model, cfg2, _ = load_checkpoint(tmp_path / "old.pt")
+    x = torch.rand(4, 784)
+    assert torch.equal(model(x), ref.eval()(x)) and cfg2.device == "cpu"
+
+
 @pytest.mark.parametrize("bad,match", [
     ({"layers": [{"neurons": 64, "sources": [list(range(300))]}, {"neurons": 250, "sources": [[0]]}]},
      "reads 300 sources"),

@@ -33,7 +33,8 @@ class CoreNetwork(nn.Module):
         self.dropout = dropout
         self.n_layers = len(layered(spec)["layers"])
         for i, (layer, src) in enumerate(zip(layered(spec)["layers"], layer_sources(spec))):
-            self.register_buffer(f"src{i}", torch.as_tensor(src))
+            # derived from the spec, so not saved in checkpoints
+            self.register_buffer(f"src{i}", torch.as_tensor(src), persistent=False)
             setattr(self, f"layer{i + 1}", ProbCoreLayer(len(src), layer["neurons"], seed=seed * 1000 + i + 1,
                                                          var_floor=var_floor, axon_mask=src >= 0))
 

@@ -98,7 +98,8 @@ def load_checkpoint(path: "os.PathLike[str] | str") -> tuple:
     cfg = TrainConfig(**ck["config"])
     cfg.device = "cpu"   # loaded models live on the CPU (deployment and evaluation are NumPy)
     model = build(ck["spec"], seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
-    model.load_state_dict(ck["state"])
+    # checkpoints of the first form also hold the source indices, which are rebuilt from the spec
+    model.load_state_dict({k: v for k, v in ck["state"].items() if k not in ("in_idx", "src_idx")})
     model.eval()
     return model, cfg, ck.get("history", [])
 
