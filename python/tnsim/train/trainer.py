@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -98,8 +99,9 @@ def load_checkpoint(path: "os.PathLike[str] | str") -> tuple:
     cfg = TrainConfig(**ck["config"])
     cfg.device = "cpu"   # loaded models live on the CPU (deployment and evaluation are NumPy)
     model = build(ck["spec"], seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
-    # checkpoints of the first form also hold the source indices, which are rebuilt from the spec
-    model.load_state_dict({k: v for k, v in ck["state"].items() if k not in ("in_idx", "src_idx")})
+    # some checkpoints also hold the source indices (in_idx/src_idx, srcN), which are rebuilt from the spec
+    model.load_state_dict({k: v for k, v in ck["state"].items()
+                           if k not in ("in_idx", "src_idx") and not re.fullmatch(r"src\d+", k)})
     model.eval()
     return model, cfg, ck.get("history", [])
 
