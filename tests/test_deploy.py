@@ -210,3 +210,23 @@ def test_cli_train_deploy_eval_reproduce(tmp_path, capsys):
     assert [(r["network"], r["copies"], r["cores"]) for r in rows] == [("5core", 1, 5), ("5core", 3, 15)]
     assert "92.7" in capsys.readouterr().out
     assert main(["eval", str(ck), *common]) == 2  # not a network file
+
+
+def test_ensemble_of_different_networks(mnist):
+    """Copies taken in turn from models of different specs: placement, routes and the
+    independent forward pass agree, and the samples come back from the network alone."""
+    _, _, xt, _ = mnist
+    m5, mL = build("5core", seed=3), build("large", seed=4)
+    net, samples = deploy.deploy([m5, mL], 3, seed=2)
+    meta = net.metadata[deploy.META_KEY]
+    specs = deploy.network_specs(meta)
+    assert [sp["name"] for sp in specs] == ["5core", "large", "5core"] and meta["spec"]["name"] == "5core+large"
+    assert net.num_cores == 5 + 32 + 5 and meta["cores_per_copy"] == [5, 32, 5] and meta["models"] == 2
+    spikes = evaluate.encode(xt[:50], 1, "stochastic", seed=8, copies=3)
+    sim = evaluate.simulate(net, spikes, chunk=20)
+    np.testing.assert_array_equal(sim["counts"], deploy.forward(specs, samples, spikes))
+    np.testing.assert_array_equal(deploy.forward(specs, deploy.samples_from_network(net), spikes), sim["counts"])
+    with pytest.raises(ValueError, match="same number of layers"):
+        deploy.deploy([m5, build("deep", seed=0)], 2)
+    with pytest.raises(ValueError, match="no model"):
+        deploy.sample([], 2)

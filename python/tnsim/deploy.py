@@ -46,9 +46,30 @@ def _weights_matrix(layer: Dict[str, np.ndarray]) -> np.ndarray:
 
 
 def sample(model: Any, copies: int, seed: int = 0) -> List[Dict[str, Any]]:
-    """Draw ``copies`` deterministic networks from a trained :class:`CoreNetwork`."""
+    """Draw ``copies`` deterministic networks from a trained :class:`CoreNetwork`, or from a list
+    of trained models (copy e from model e mod len(models); the models may differ in spec)."""
+    models = _models(model)
     rng = np.random.default_rng(seed)
-    return [{f"l{i + 1}": layer.sample(rng) for i, layer in enumerate(model.layers)} for _ in range(copies)]
+    return [{f"l{i + 1}": layer.sample(rng) for i, layer in enumerate(models[e % len(models)].layers)}
+            for e in range(copies)]
+
+
+def _models(model: Any) -> List[Any]:
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not models:
+        raise ValueError("no model to sample from")
+    return models
+
+
+def copy_specs(spec: Any, copies: int) -> List[Dict[str, Any]]:
+    """One spec for every copy, or a list with one spec per copy -> the list (checked)."""
+    specs = list(spec) if isinstance(spec, (list, tuple)) else [spec] * copies
+    if len(specs) != copies:
+        raise ValueError(f"{len(specs)} specs for {copies} copies")
+    classes = {(sp["classes"], sp["per_class"], tuple(sp["image_shape"])) for sp in specs}
+    if len(classes) > 1:
+        raise ValueError(f"copies of one ensemble must agree on classes, neurons per class and image shape: {classes}")
+    return specs
 
 
 def _per_copy(spikes: np.ndarray, copies: int) -> np.ndarray:
@@ -61,8 +82,9 @@ def _per_copy(spikes: np.ndarray, copies: int) -> np.ndarray:
     return spikes
 
 
-def forward(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]], spikes: np.ndarray) -> np.ndarray:
-    """Independent NumPy forward pass of sampled integer networks.
+def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray) -> np.ndarray:
+    """Independent NumPy forward pass of sampled integer networks (``spec``: of every copy, or a
+    list with one per copy).
 
     ``spikes``: bool input spikes, (n, ticks, pixels) seen by every copy or (n, ticks, copies,
     pixels) per copy. Returns int64 class spike counts (n, copies, classes) summed over the
@@ -72,10 +94,12 @@ def forward(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]], spikes: np.
 
     spikes = _per_copy(np.asarray(spikes, bool), len(samples))
     n, T, _, npix = spikes.shape
-    srcs = layer_sources(spec)
-    classes, per_class = spec["classes"], spec["per_class"]
+    specs = copy_specs(spec, len(samples))
+    first = spec[0] if isinstance(spec, (list, tuple)) else spec
+    classes, per_class = first["classes"], first["per_class"]
     out = np.zeros((n, len(samples), classes), dtype=np.int64)
     for e, smp in enumerate(samples):
+        srcs = layer_sources(specs[e])
         h = spikes[:, :, e if spikes.shape[2] > 1 else 0].reshape(n * T, npix)
         for li, src in enumerate(srcs):
             layer = smp[f"l{li + 1}"]
@@ -111,10 +135,18 @@ def _block_layout(spec: Dict[str, Any]) -> Tuple[int, int, List[List[Tuple[int, 
     return width, sum(rows), layout
 
 
-def placement(spec: Dict[str, Any], copies: int) -> Tuple[Tuple[int, int], List[Dict[str, Any]]]:
+def placement(spec: Any, copies: int) -> Tuple[Tuple[int, int], List[Dict[str, Any]]]:
     """Chips needed and, per copy, the global (x, y) of its cores: ``layer_cores`` (a list per
-    layer), with ``patch_cores`` / ``output_cores`` naming the first and the last layer."""
-    bw, bh, layout = _block_layout(spec)
+    layer), with ``patch_cores`` / ``output_cores`` naming the first and the last layer.
+    ``spec``: of every copy, or a list with one per copy (blocks then take the largest size)."""
+    specs = copy_specs(spec, copies)
+    layouts = {}
+    for sp in specs:
+        key = tuple(_layer_sizes(sp))
+        if key not in layouts:
+            layouts[key] = _block_layout(sp)
+    bw = max((w for w, _, _ in layouts.values()), default=1)
+    bh = max((h for _, h, _ in layouts.values()), default=1)
     per_row, per_col = CHIP // bw, CHIP // bh
     per_chip = per_row * per_col
     chips_x = max(1, math.ceil(copies / per_chip))
@@ -122,6 +154,7 @@ def placement(spec: Dict[str, Any], copies: int) -> Tuple[Tuple[int, int], List[
     for e in range(copies):
         chip, k = divmod(e, per_chip)
         bx, by = (k % per_row) * bw + chip * CHIP, (k // per_row) * bh
+        layout = layouts[tuple(_layer_sizes(specs[e]))][2]
         cores = [[[bx + dx, by + dy] for dx, dy in offs] for offs in layout]
         result.append({"layer_cores": cores, "patch_cores": cores[0], "output_cores": cores[-1]})
     return (chips_x, 1), result
@@ -141,29 +174,51 @@ def _destinations(src: np.ndarray) -> Dict[int, List[Tuple[int, int]]]:
     return dests
 
 
-def build_network(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]],
-                  encoding: Optional[Dict[str, Any]] = None, extra_meta: Optional[Dict[str, Any]] = None) -> Network:
-    """Place sampled copies on the core grid and return a :class:`tnsim.Network` with metadata."""
-    from .specs import layer_sources, layered
+class _Wiring:
+    """What placement needs of a spec: sources and neurons per layer, and each unit's readers."""
 
+    def __init__(self, spec: Dict[str, Any]) -> None:
+        from .specs import layer_sources, layered
+
+        self.srcs = layer_sources(spec)
+        self.neurons = [layer["neurons"] for layer in layered(spec)["layers"]]
+        self.dests = [_destinations(src) for src in self.srcs[1:]]
+        self.last = len(self.srcs) - 1
+
+
+def _wirings(specs: Sequence[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], List[int], List[_Wiring]]:
+    """-> (distinct specs, index of each copy's spec, wiring per distinct spec)."""
+    distinct: List[Dict[str, Any]] = []
+    index = []
+    for sp in specs:
+        if sp not in distinct:
+            distinct.append(sp)
+        index.append(distinct.index(sp))
+    return distinct, index, [_Wiring(sp) for sp in distinct]
+
+
+def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
+                  encoding: Optional[Dict[str, Any]] = None, extra_meta: Optional[Dict[str, Any]] = None) -> Network:
+    """Place sampled copies on the core grid and return a :class:`tnsim.Network` with metadata.
+    ``spec``: of every copy, or a list with one spec per copy (an ensemble of different networks)."""
     copies = len(samples)
-    chips, places = placement(spec, copies)
-    classes, per_class = spec["classes"], spec["per_class"]
+    specs = copy_specs(spec, copies)
+    first = spec[0] if isinstance(spec, (list, tuple)) else spec
+    chips, places = placement(specs, copies)
+    distinct, spec_index, wirings = _wirings(specs)
+    classes, per_class = first["classes"], first["per_class"]
     n_out = classes * per_class
-    srcs = layer_sources(spec)
-    neurons_of = [layer["neurons"] for layer in layered(spec)["layers"]]
-    dests = [_destinations(src) for src in srcs[1:]]
-    last = len(srcs) - 1
     net = Network(chips=chips, output_ports=copies * classes)
     for e, smp in enumerate(samples):
+        wr = wirings[spec_index[e]]
         cores = layer_cores(places[e])
-        for li in range(len(srcs)):
-            layer, H = smp[f"l{li + 1}"], neurons_of[li]
+        for li in range(len(wr.srcs)):
+            layer, H = smp[f"l{li + 1}"], wr.neurons[li]
             for k, (x, y) in enumerate(cores[li]):
                 cb = np.zeros((256, 256), bool)
                 w = np.zeros((256, 4), np.int64)
                 leak = np.zeros(256, np.int64)
-                if li == last:
+                if li == wr.last:
                     cb[:, :n_out] = layer["crossbar"][k]
                     w[:n_out] = layer["weight_tables"][k]
                     leak[:n_out] = layer["leak"][k]
@@ -177,7 +232,7 @@ def build_network(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]],
                     tax = np.full(256, -1, np.int64)
                     slot = 0
                     for j in range(H):
-                        for q, a in dests[li].get(k * H + j, []):
+                        for q, a in wr.dests[li].get(k * H + j, []):
                             cb[:, slot] = layer["crossbar"][k, :, j]
                             w[slot] = layer["weight_tables"][k, j]
                             leak[slot] = layer["leak"][k, j]
@@ -191,69 +246,84 @@ def build_network(spec: Dict[str, Any], samples: Sequence[Dict[str, Any]],
     # host input map: (copy, pixel) -> (x, y, axon) for each first-layer core of each copy
     cols: Dict[str, List[np.ndarray]] = {k: [] for k in ("pixel", "copy", "x", "y", "axon")}
     for e in range(copies):
+        src0 = wirings[spec_index[e]].srcs[0]
         for p, (x, y) in enumerate(layer_cores(places[e])[0]):
-            used = np.nonzero(srcs[0][p] >= 0)[0]
-            for key, val in (("pixel", srcs[0][p, used]), ("copy", np.full(len(used), e)), ("x", np.full(len(used), x)),
+            used = np.nonzero(src0[p] >= 0)[0]
+            for key, val in (("pixel", src0[p, used]), ("copy", np.full(len(used), e)), ("x", np.full(len(used), x)),
                              ("y", np.full(len(used), y)), ("axon", used)):
                 cols[key].append(val)
-    order = np.argsort(np.concatenate(cols["pixel"]), kind="stable")
-    meta = {
+    order = np.argsort(np.concatenate(cols["pixel"]), kind="stable") if copies else np.zeros(0, np.int64)
+    per_copy = [sum(len(c) for c in layer_cores(pl)) for pl in places]
+    delays = [wirings[i].last for i in spec_index]
+    if len(set(delays)) > 1:
+        raise ValueError(f"copies of one ensemble must have the same number of layers (output delays {sorted(set(delays))})")
+    meta: Dict[str, Any] = {
         "kind": "esser2015",
-        "spec": spec,
+        "spec": first,
         "copies": copies,
-        "cores_per_copy": sum(len(c) for c in layer_cores(places[0])) if copies else 0,
+        "cores_per_copy": per_copy[0] if len(set(per_copy)) == 1 else per_copy,
         "cores": net.num_cores,
         "classes": classes,
         "placement": places,
-        "input_map": {k: np.concatenate(v)[order].astype(int).tolist() for k, v in cols.items()},
+        "input_map": {k: (np.concatenate(v)[order].astype(int).tolist() if v else []) for k, v in cols.items()},
         "port_copy": [p // classes for p in range(copies * classes)],
         "port_class": [p % classes for p in range(copies * classes)],
-        "pixels": int(np.prod(spec["image_shape"])),
-        "output_delay": last,
+        "pixels": int(np.prod(first["image_shape"])),
+        "output_delay": delays[0] if delays else wirings[0].last if wirings else 1,
         "encoding": encoding or {"mode": "stochastic", "ticks_per_image": 1},
         "tie_rule": "lowest class index among the classes with the most spikes",
     }
+    if len(distinct) > 1:   # an ensemble of different networks: every spec and each copy's
+        meta["specs"], meta["copy_spec"] = distinct, spec_index
+        meta["spec"] = dict(first, name="+".join(dict.fromkeys(sp["name"] for sp in distinct)))
     if extra_meta:
         meta.update(extra_meta)
     net.metadata = {META_KEY: meta}
     return net
 
 
+def network_specs(meta: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The spec of each copy of a deployed network, from its metadata."""
+    if "specs" in meta:
+        return [meta["specs"][i] for i in meta["copy_spec"]]
+    return [meta["spec"]] * meta["copies"]
+
+
 def deploy(model: Any, copies: int, seed: int = 0, **kw: Any) -> Tuple[Network, List[Dict[str, Any]]]:
-    """Sample ``copies`` networks from ``model`` and place them: -> (Network, samples)."""
+    """Sample ``copies`` networks from ``model`` (or a list of models of one spec, used in turn)
+    and place them: -> (Network, samples)."""
     samples = sample(model, copies, seed)
-    return build_network(model.spec, samples, **kw), samples
+    models = _models(model)
+    extra = dict(kw.pop("extra_meta", None) or {})
+    extra.setdefault("models", len(models))
+    specs = [models[e % len(models)].spec for e in range(copies)]
+    return build_network(specs if len(models) > 1 else models[0].spec, samples, extra_meta=extra, **kw), samples
 
 
 def samples_from_network(net: Network) -> List[Dict[str, Any]]:
     """Recover the sampled integer networks from a deployed Network (for independent checks)."""
-    from .specs import layer_sources, layered
-
     meta = net.metadata[META_KEY]
-    spec = meta["spec"]
-    srcs = layer_sources(spec)
-    neurons_of = [layer["neurons"] for layer in layered(spec)["layers"]]
-    dests = [_destinations(src) for src in srcs[1:]]
-    last = len(srcs) - 1
+    distinct, spec_index, wirings = _wirings(network_specs(meta))
     out = []
-    for pl in meta["placement"]:
+    for e, pl in enumerate(meta["placement"]):
+        wr = wirings[spec_index[e]]
         smp = {}
         for li, cores in enumerate(layer_cores(pl)):
-            K, H = len(cores), neurons_of[li]
+            K, H = len(cores), wr.neurons[li]
             layer = {"crossbar": np.zeros((K, 256, H), bool), "leak": np.zeros((K, H), np.int64),
                      "axon_types": np.zeros((K, 256), np.int64), "weight_tables": np.zeros((K, H, 4), np.int64)}
             for k, xy in enumerate(cores):
                 cfg = net.core(tuple(xy))
                 layer["axon_types"][k] = cfg.axon_types
                 leak, weights = np.asarray(cfg.neurons.leak), np.asarray(cfg.neurons.weights)
-                if li == last:
+                if li == wr.last:
                     layer["crossbar"][k] = cfg.crossbar[:, :H]
                     layer["leak"][k] = leak[:H]
                     layer["weight_tables"][k] = weights[:H]
                     continue
                 slot = 0
                 for j in range(H):
-                    d = dests[li].get(k * H + j, [])
+                    d = wr.dests[li].get(k * H + j, [])
                     if d:
                         layer["crossbar"][k, :, j] = cfg.crossbar[:, slot]
                         layer["leak"][k, j] = leak[slot]

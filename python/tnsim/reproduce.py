@@ -149,11 +149,16 @@ def cmd_deploy(args: Any) -> int:
     from . import deploy
     from .train.trainer import load_checkpoint
 
-    model, _, _ = load_checkpoint(args.checkpoint)
-    net, _ = deploy.deploy(model, args.copies, seed=args.seed,
-                           encoding={"mode": args.encoding, "ticks_per_image": args.ticks_per_image})
+    models = [load_checkpoint(c)[0] for c in args.checkpoint]
+    try:
+        net, _ = deploy.deploy(models, args.copies, seed=args.seed,
+                               encoding={"mode": args.encoding, "ticks_per_image": args.ticks_per_image})
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     net.save(args.output)
-    print(f"deployed {args.copies} copies of {model.spec['name']}: {net.num_cores} cores on "
+    src = f"{len(models)} models of " if len(models) > 1 else ""
+    print(f"deployed {args.copies} copies of {src}{models[0].spec['name']}: {net.num_cores} cores on "
           f"{net.chips[0]}x{net.chips[1]} chips, {net.output_ports} output ports; wrote {args.output}")
     return 0
 
@@ -213,7 +218,7 @@ def add_pipeline_commands(sub: Any) -> None:
     t.add_argument("-o", "--output", default="model.pt", help="checkpoint file")
     t.set_defaults(func=cmd_train)
     d = sub.add_parser("deploy", help="sample an ensemble from a checkpoint into a network file")
-    d.add_argument("checkpoint")
+    d.add_argument("checkpoint", nargs="+", help="one checkpoint, or several of one network (copies taken in turn)")
     d.add_argument("--copies", type=int, default=1)
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--ticks-per-image", type=int, default=1)

@@ -63,6 +63,11 @@ class CoreNetwork(nn.Module):
             layer.constrain()
 
 
-def build(spec_or_name: Any, seed: int = 0, **kw: Any) -> CoreNetwork:
-    spec = get_spec(spec_or_name, seed) if isinstance(spec_or_name, str) else spec_or_name
+def build(spec_or_name: Any, seed: int = 0, spec_seed: "int | None" = None, **kw: Any) -> CoreNetwork:
+    """A model of a spec or a named network; ``seed`` draws the fixed axon types and weight
+    tables, ``spec_seed`` (default: ``seed``) the random wiring of a named network's spec."""
+    if isinstance(spec_or_name, str):
+        spec = get_spec(spec_or_name, seed if spec_seed is None else spec_seed)
+    else:
+        spec = spec_or_name
     return CoreNetwork(spec, seed=seed, **kw)

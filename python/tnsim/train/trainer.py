@@ -41,6 +41,7 @@ class TrainConfig:
     train_subset: int = 0            # 0: all training images
     shift: int = 0                   # augmentation: random translation by up to +-shift pixels
     device: str = "cpu"              # torch device to train on ("cpu", "cuda", ...)
+    spec_seed: Optional[int] = None  # seed of a named network's random wiring (None: seed)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,7 +119,8 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.train_subset:
         x_train, y_train = x_train[: cfg.train_subset], y_train[: cfg.train_subset]
-    model = build(cfg.network, seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout).to(cfg.device)
+    model = build(cfg.network, seed=cfg.seed, spec_seed=cfg.spec_seed, var_floor=cfg.var_floor,
+                  dropout=cfg.dropout).to(cfg.device)
     params = [p for p in model.parameters()]
     if cfg.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=cfg.lr)
