@@ -210,6 +210,17 @@ def test_cli_train_deploy_eval_reproduce(tmp_path, capsys):
     assert [(r["network"], r["copies"], r["cores"]) for r in rows] == [("5core", 1, 5), ("5core", 3, 15)]
     assert "92.7" in capsys.readouterr().out
     assert main(["eval", str(ck), *common]) == 2  # not a network file
+    # again with a second model and a mixed ensemble: the finished 5core checkpoint is reused
+    assert main(["reproduce", "--out", str(out), *common, "--networks", "5core,5core+large", "--epochs", "1",
+                 "--train-subset", "500", "--test-subset", "60", "--copies", "4", "--models", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("reusing the finished checkpoint") == 0   # other train subset: retrained
+    assert main(["reproduce", "--out", str(out), *common, "--networks", "5core+large", "--epochs", "1",
+                 "--train-subset", "500", "--test-subset", "60", "--copies", "4", "--models", "2"]) == 0
+    assert capsys.readouterr().err.count("reusing the finished checkpoint") == 4
+    rows = json.loads((out / "results.json").read_text())
+    assert [(r["network"], r["copies"], r["cores"], r["models"]) for r in rows] == [
+        ("5core+large (2 models each)", 4, 5 + 32 + 5 + 32, 4)]
 
 
 def test_ensemble_of_different_networks(mnist):

@@ -30,7 +30,25 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
               "quick": {"epochs": 8, "lr": 0.02, "beta": 0.3, "shift": 1}},
     "large": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.1, "shift": 2},
               "quick": {"epochs": 2, "lr": 0.01, "beta": 0.1, "shift": 2}},
+    "deep": {"full": {"epochs": 25, "lr": 0.01, "beta": 0.06, "shift": 2},
+             "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
+    "wide": {"full": {"epochs": 25, "lr": 0.01, "beta": 0.06, "shift": 2},
+             "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
 }
+
+
+def _reusable(path: Path, cfg: Any) -> bool:
+    """A finished checkpoint of exactly this training configuration (training is deterministic)."""
+    if not path.is_file():
+        return False
+    import torch
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - an unreadable file is simply retrained
+        return False
+    saved = dict(asdict(cfg), **{k: v for k, v in ck.get("config", {}).items()})
+    return saved == asdict(cfg) and len(ck.get("history", [])) == cfg.epochs
 
 
 def _log(msg: str) -> None:
@@ -53,10 +71,14 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
         networks: Sequence[str] = ("5core", "large"), copies: Sequence[int] = (1, 4, 16, 64),
         epochs: Optional[int] = None, test_subset: Optional[int] = None, train_subset: int = 0,
         ticks_per_image: int = 1, encoding: str = "stochastic", seed: int = 0, dataset: str = "mnist",
-        threads: int = 1) -> List[Dict[str, Any]]:
+        threads: int = 1, models: int = 1) -> List[Dict[str, Any]]:
+    """Train, deploy and evaluate each entry of ``networks``: a network name, or names joined by
+    ``+`` for an ensemble that takes its copies in turn from those networks' models. ``models``
+    trained models per network (seeds ``seed``, ``seed + 1``, ...) share each ensemble the same
+    way. A finished checkpoint in ``out`` of exactly the same training configuration is reused."""
     from . import data, deploy, evaluate
     from .train import TrainConfig, expected_accuracy, train
-    from .train.trainer import load_checkpoint, save_checkpoint
+    from .train.trainer import load_checkpoint
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,33 +90,59 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
         test_subset = 2000
     if test_subset:
         x_test, y_test = x_test[:test_subset], y_test[:test_subset]
+    trained: Dict[str, List[Dict[str, Any]]] = {}   # network -> [{"model", "seconds", "expected", "epochs"}]
+
+    def get_models(name: str) -> List[Dict[str, Any]]:
+        if name in trained:
+            return trained[name]
+        if name not in SETTINGS:
+            raise ValueError(f"unknown network {name!r}; known: {', '.join(SETTINGS)}")
+        trained[name] = []
+        for m in range(models):
+            conf = dict(SETTINGS[name]["quick" if quick else "full"])
+            if epochs is not None:
+                conf["epochs"] = epochs
+            cfg = TrainConfig(network=name, seed=seed + m, threads=threads, train_subset=train_subset, **conf)
+            ckpt = out / (f"{name}.pt" if m == 0 else f"{name}_seed{seed + m}.pt")
+            t0 = time.perf_counter()
+            if _reusable(ckpt, cfg):
+                _log(f"== {name}: reusing the finished checkpoint {ckpt} (same configuration)")
+                model, _, history = load_checkpoint(ckpt)
+                train_s = float(history[-1].get("seconds", 0.0))
+            else:
+                _log(f"== train {name}: {asdict(cfg)}")
+                model, history = train(cfg, x_train, y_train, checkpoint=ckpt)
+                train_s = time.perf_counter() - t0
+            exp_acc = expected_accuracy(model, x_test, y_test)
+            _log(f"   {name} seed {seed + m}: trained in {train_s:.0f} s; expected-count test accuracy "
+                 f"{100 * exp_acc:.2f} %")
+            trained[name].append({"model": model, "seconds": train_s, "expected": exp_acc, "epochs": cfg.epochs})
+        return trained[name]
+
     rows: List[Dict[str, Any]] = []
-    for name in networks:
-        conf = dict(SETTINGS.get(name, SETTINGS["5core"])["quick" if quick else "full"])
-        if epochs is not None:
-            conf["epochs"] = epochs
-        cfg = TrainConfig(network=name, seed=seed, threads=threads, train_subset=train_subset, **conf)
-        ckpt = out / f"{name}.pt"
-        _log(f"== train {name}: {asdict(cfg)}")
-        t0 = time.perf_counter()
-        model, history = train(cfg, x_train, y_train, checkpoint=ckpt)
-        train_s = time.perf_counter() - t0
-        exp_acc = expected_accuracy(model, x_test, y_test)
-        _log(f"   trained in {train_s:.0f} s; expected-count test accuracy {100 * exp_acc:.2f} %")
+    for entry in networks:
+        parts = [p for p in entry.split("+") if p]
+        per_part = [get_models(p) for p in parts]
+        # copies in turn: network by network, then model by model
+        pool = [t for m in range(models) for ts in per_part for t in ts[m:m + 1]]
+        label = "+".join(parts) + (f" ({models} models each)" if models > 1 else "")
         for e in copies:
-            net, _ = deploy.deploy(model, e, seed=seed + 1,
+            net, _ = deploy.deploy([t["model"] for t in pool], e, seed=seed + 1,
                                    encoding={"mode": encoding, "ticks_per_image": ticks_per_image})
-            path = out / f"{name}_x{e}.tnsim"
+            path = out / f"{entry.replace('+', '_')}_x{e}.tnsim"
             net.save(path)
             res = evaluate.evaluate(net, x_test, y_test, ticks_per_image=ticks_per_image,
                                     encoding=encoding, seed=seed + 2, progress=True)
-            row = {k: res[k] for k in ("network", "copies", "cores", "images", "accuracy",
+            row = {k: res[k] for k in ("copies", "cores", "images", "accuracy",
                                        "energy_uj_per_image", "images_per_s", "sim_images_per_s",
                                        "ticks_per_image", "encoding", "energy_model")}
-            row.update({"train_seconds": round(train_s, 1), "epochs": cfg.epochs,
-                        "expected_accuracy": exp_acc, "file": path.name})
+            row.update({"network": label, "models": len(pool),
+                        "train_seconds": round(sum(t["seconds"] for t in pool), 1),
+                        "epochs": [t["epochs"] for t in pool] if len(pool) > 1 else pool[0]["epochs"],
+                        "expected_accuracy": [t["expected"] for t in pool] if len(pool) > 1 else pool[0]["expected"],
+                        "file": path.name})
             rows.append(row)
-            _log(f"   {name} x{e}: {res['cores']} cores, accuracy {100 * res['accuracy']:.2f} %, "
+            _log(f"   {label} x{e}: {res['cores']} cores, accuracy {100 * res['accuracy']:.2f} %, "
                  f"{res['energy_uj_per_image']:.3f} uJ/image, simulator {res['sim_images_per_s']:.0f} images/s")
             (out / "results.json").write_text(json.dumps(rows, indent=1))
     table = format_table(rows)
@@ -194,7 +242,7 @@ def cmd_reproduce(args: Any) -> int:
         networks=args.networks.split(","), copies=[int(c) for c in args.copies.split(",")],
         epochs=args.epochs, test_subset=args.test_subset, train_subset=args.train_subset,
         ticks_per_image=args.ticks_per_image, encoding=args.encoding, seed=args.seed,
-        dataset=args.dataset, threads=args.threads)
+        dataset=args.dataset, threads=args.threads, models=args.models)
     return 0
 
 
@@ -239,7 +287,9 @@ def add_pipeline_commands(sub: Any) -> None:
     r.add_argument("--out", required=True)
     _add_data_args(r)
     r.add_argument("--quick", action="store_true", help="reduced run (a few minutes)")
-    r.add_argument("--networks", default="5core,large")
+    r.add_argument("--networks", default="5core,large",
+                   help="comma-separated networks; a+b: one ensemble taking copies in turn from a and b")
+    r.add_argument("--models", type=int, default=1, help="trained models per network (seeds seed, seed+1, ...)")
     r.add_argument("--copies", default="1,4,16,64")
     r.add_argument("--epochs", type=int, default=None, help="override the per-network epochs")
     r.add_argument("--test-subset", type=int, default=None, help="first N test images (quick: 2000)")
