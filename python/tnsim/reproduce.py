@@ -1,10 +1,13 @@
 """Reproduce Esser et al. (NIPS 2015) end to end: train, deploy ensembles, evaluate in the simulator.
 
-``tnsim reproduce --out DIR`` trains the paper-sized 5-core network and the larger network,
-deploys ensembles of 1, 4, 16 and 64 copies, evaluates them in the simulator on the MNIST test
-set and writes ``DIR/results.json`` (one row per network and ensemble size) and
-``DIR/results.md``; plots go to ``DIR/`` when matplotlib is installed. ``--quick`` is a reduced
-run (fewer epochs, part of the test set) that finishes in a few minutes on two CPU cores.
+``tnsim reproduce --out DIR`` trains the networks named by ``--networks`` (the paper-sized 5-core
+network and larger ones), deploys ensembles of 1, 4, 16 and 64 copies, evaluates them in the
+simulator on the MNIST test set and writes ``DIR/results.json`` (one row per network and
+ensemble size) and ``DIR/results.md``; plots go to ``DIR/`` when matplotlib is installed.
+``--quick`` is a reduced run (fewer epochs, part of the test set) that finishes in a few minutes
+on two CPU cores. ``--models N`` trains N models per network (seeds seed..seed+N-1) and a
+network entry ``a+b`` is one ensemble taking its copies in turn from a's and b's models.
+Finished checkpoints of the same configuration in DIR are reused, so an interrupted run resumes.
 """
 
 from __future__ import annotations
