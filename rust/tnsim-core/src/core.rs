@@ -494,9 +494,12 @@ impl CoreState {
         type_of(&self.axon_types, i)
     }
 
-    /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read first: the
-    /// crossbar rows of the active axons (random lines of an 8 KiB table) and the potentials.
-    /// A hint only; it changes no result.
+    /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read at random:
+    /// the crossbar rows of the active axons (random lines of an 8 KiB table), the weights, and
+    /// the routes (the spiking neurons' lines are not known yet; all 16 lines cost less than
+    /// waiting for about 5 random ones). The potentials are read in order, which the hardware
+    /// prefetcher follows by itself; prefetching them too only keeps the CPU's few outstanding
+    /// misses busy. A hint only; it changes no result.
     #[inline]
     pub fn prefetch(&self, t: u64, schedulers: &[Scheduler]) {
         let active = schedulers[self.index as usize].slot((t % SLOTS as u64) as usize);
@@ -520,9 +523,9 @@ impl CoreState {
                 prefetch_line(w.wrapping_add(line * 64));
             }
         }
-        let v = self.potentials.as_ptr().cast::<u8>();
+        let r = self.routes.as_ptr().cast::<u8>();
         for line in 0..(NEURONS * 4 / 64) {
-            prefetch_line(v.wrapping_add(line * 64));
+            prefetch_line(r.wrapping_add(line * 64));
         }
     }
 

@@ -391,10 +391,13 @@ impl Simulator {
             let schedulers = &self.schedulers[..];
             let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, isa };
             let compute = |chunk: &mut [CoreState]| {
-                // Prefetch a core's first reads while the one before it computes, and deliver
+                // Prefetch a core's first reads while the cores before it compute, and deliver
                 // a core's spikes after the next one has computed (see `core::deliver`).
                 let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
                 let mut queued = Vec::with_capacity(NEURONS);
+                for first in chunk.iter().take(PREFETCH_AHEAD) {
+                    first.prefetch(t, schedulers);
+                }
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                         next.prefetch(t, schedulers);
