@@ -480,6 +480,21 @@ impl CoreState {
             + std::mem::size_of::<Scheduler>()
     }
 
+    /// The heap blocks (address, bytes) that a tick reads at random: rows, weights, routes, and
+    /// the potentials (see [`crate::pages`]).
+    pub(crate) fn hot_blocks(&self) -> [(usize, usize); 4] {
+        let weights = match &self.weights {
+            Weights::Narrow(w) => (w.as_ptr() as usize, AXON_TYPES * NEURONS),
+            Weights::Wide(w) => (w.as_ptr() as usize, AXON_TYPES * NEURONS * 2),
+        };
+        [
+            (self.rows.as_ptr() as usize, AXONS * 32),
+            weights,
+            (self.routes.as_ptr() as usize, NEURONS * 4),
+            (self.potentials.as_ptr() as usize, NEURONS * 4),
+        ]
+    }
+
     #[inline(always)]
     fn dynamics_of(&self, j: usize) -> &Dynamics {
         if self.dynamics_index.is_empty() {

@@ -17,6 +17,7 @@ use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
 use crate::network::Network;
+use crate::pages::advise_huge_pages;
 use crate::params::{AXONS, NEURONS, SLOTS, V_MAX, V_MIN};
 
 /// A spike injected by the host: integrated by axon `axon` of core (x, y) at tick `tick`.
@@ -104,6 +105,7 @@ impl Simulator {
         let grid = GridIndex::new(network);
         let cores: Vec<CoreState> =
             network.cores().enumerate().map(|(i, (&(x, y), cfg))| CoreState::new(i as u32, x, y, cfg)).collect();
+        advise_huge_pages(cores.iter().flat_map(CoreState::hot_blocks).collect());
         Ok(Self {
             schedulers: cores.iter().map(|_| Scheduler::default()).collect(),
             cores,
