@@ -587,9 +587,18 @@ impl CoreState {
             return;
         }
 
-        // Synaptic events of all neurons: every connection of every active axon.
-        for i in bits(&active) {
-            c.synaptic_events += self.rows[i].iter().map(|r| r.count_ones() as u64).sum::<u64>();
+        // Synaptic events of all neurons: every connection of every active axon. (Here and in
+        // the integration below, the active axons are scanned word by word with the word in a
+        // register, rather than with `bits`, whose state goes through memory on every bit:
+        // that chain kept the row loads from overlapping, about 10 % of the tick.)
+        for (k, &word) in active.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                let r = &self.rows[k * 64 + w.trailing_zeros() as usize];
+                w &= w - 1;
+                c.synaptic_events +=
+                    (r[0].count_ones() + r[1].count_ones() + r[2].count_ones() + r[3].count_ones()) as u64;
+            }
         }
 
         let sequential_all = mode == EvalMode::Sequential;
@@ -600,12 +609,17 @@ impl CoreState {
         if !sequential_all && seq_mask != [!0u64; 4] {
             // Deterministic neurons, all at once.
             let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
-            for i in bits(&active) {
-                let (r, g) = (&self.rows[i], self.axon_type(i));
-                let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
-                match &self.weights {
-                    Weights::Narrow(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
-                    Weights::Wide(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
+            for (k, &word) in active.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let i = k * 64 + w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    let (r, g) = (&self.rows[i], self.axon_type(i));
+                    let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
+                    match &self.weights {
+                        Weights::Narrow(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
+                        Weights::Wide(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
+                    }
                 }
             }
             if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
