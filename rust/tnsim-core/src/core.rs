@@ -334,35 +334,6 @@ fn type_of(packed: &[u64; AXONS / 32], i: usize) -> usize {
     (packed[i / 32] >> (2 * (i % 32)) & 3) as usize
 }
 
-/// The indices of the set bits of a 256-bit set, ascending. (An iterator rather than a
-/// closure: closures are not compiled with the caller's target features.)
-struct Bits {
-    words: [u64; 4],
-    k: usize,
-}
-
-#[inline(always)]
-fn bits(words: &[u64; 4]) -> Bits {
-    Bits { words: *words, k: 0 }
-}
-
-impl Iterator for Bits {
-    type Item = usize;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<usize> {
-        while self.k < 4 {
-            let w = self.words[self.k];
-            if w != 0 {
-                self.words[self.k] = w & (w - 1);
-                return Some(self.k * 64 + w.trailing_zeros() as usize);
-            }
-            self.k += 1;
-        }
-        None
-    }
-}
-
 #[inline(always)]
 fn bit(words: &[u64; 4], i: usize) -> bool {
     words[i / 64] >> (i % 64) & 1 == 1
@@ -581,16 +552,16 @@ impl CoreState {
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
-        let no_input = active == [0; 4];
+        let no_input = (active[0] | active[1] | active[2] | active[3]) == 0;
         if mode == EvalMode::Fast && no_input && self.quiet {
             sink.counters += c;
             return;
         }
 
-        // Synaptic events of all neurons: every connection of every active axon. (Here and in
-        // the integration below, the active axons are scanned word by word with the word in a
-        // register, rather than with `bits`, whose state goes through memory on every bit:
-        // that chain kept the row loads from overlapping, about 10 % of the tick.)
+        // Synaptic events of all neurons: every connection of every active axon. (Here and
+        // below, sets of bits are scanned word by word with the word in a register: an
+        // iterator over the 256 bits kept its state in memory, a store and reload per bit that
+        // kept the row loads from overlapping, about 10 % of the tick.)
         for (k, &word) in active.iter().enumerate() {
             let mut w = word;
             while w != 0 {
@@ -643,11 +614,20 @@ impl CoreState {
             // Each sequential neuron's events as a set of axons, built from the active rows
             // (work in proportion to the events, not to axons x neurons).
             let mut events = [[0u64; 4]; NEURONS];
-            for i in bits(&active) {
-                let row = &self.rows[i];
-                let masked = [row[0] & seq_mask[0], row[1] & seq_mask[1], row[2] & seq_mask[2], row[3] & seq_mask[3]];
-                for j in bits(&masked) {
-                    events[j][i / 64] |= 1 << (i % 64);
+            for (k, &word) in active.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let i = k * 64 + w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    let row = &self.rows[i];
+                    for (q, (&r, &m)) in row.iter().zip(&seq_mask).enumerate() {
+                        let mut n = r & m;
+                        while n != 0 {
+                            let j = q * 64 + n.trailing_zeros() as usize;
+                            n &= n - 1;
+                            events[j][k] |= 1 << (i % 64);
+                        }
+                    }
                 }
             }
             let mut prng = self.prng;
