@@ -55,7 +55,7 @@ impl GridIndex {
     }
 
     /// The index of the core at (x, y), if one is configured there.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, x: u32, y: u32) -> Option<u32> {
         match self {
             GridIndex::Full { x0, y0, width, height } => {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod format;
 pub mod grid;
 pub mod network;
+mod pages;
 pub mod params;
 pub mod prng;
 pub mod simulator;

@@ -17,6 +17,7 @@ use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
 use crate::network::Network;
+use crate::pages::advise_huge_pages;
 use crate::params::{AXONS, NEURONS, SLOTS, V_MAX, V_MIN};
 
 /// A spike injected by the host: integrated by axon `axon` of core (x, y) at tick `tick`.
@@ -104,6 +105,7 @@ impl Simulator {
         let grid = GridIndex::new(network);
         let cores: Vec<CoreState> =
             network.cores().enumerate().map(|(i, (&(x, y), cfg))| CoreState::new(i as u32, x, y, cfg)).collect();
+        advise_huge_pages(cores.iter().flat_map(CoreState::hot_blocks).collect());
         Ok(Self {
             schedulers: cores.iter().map(|_| Scheduler::default()).collect(),
             cores,
@@ -391,10 +393,13 @@ impl Simulator {
             let schedulers = &self.schedulers[..];
             let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, isa };
             let compute = |chunk: &mut [CoreState]| {
-                // Prefetch a core's first reads while the one before it computes, and deliver
+                // Prefetch a core's first reads while the cores before it compute, and deliver
                 // a core's spikes after the next one has computed (see `core::deliver`).
                 let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
                 let mut queued = Vec::with_capacity(NEURONS);
+                for first in chunk.iter().take(PREFETCH_AHEAD) {
+                    first.prefetch(t, schedulers);
+                }
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                         next.prefetch(t, schedulers);
