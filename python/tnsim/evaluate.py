@@ -152,9 +152,12 @@ class InputMap:
 
     @staticmethod
     def _index(key: np.ndarray, xyz: np.ndarray, nkeys: int) -> tuple:
+        """-> (rows (n, 4) int64 with column 0 free for the tick, ordered by key; start; count)."""
         order = np.argsort(key, kind="stable")
         start = np.searchsorted(key[order], np.arange(nkeys + 1))
-        return xyz[order], start, np.diff(start)
+        table = np.zeros((len(order), 4), np.int64)
+        table[:, 1:] = xyz[order]
+        return table, start, np.diff(start)
 
     def rows(self, spikes: np.ndarray, tick0: int) -> np.ndarray:
         """bool spikes (n, T, pixels) for all copies, or (n, T, copies, pixels) per copy ->
@@ -162,24 +165,26 @@ class InputMap:
         if spikes.ndim == 4 and spikes.shape[2] == 1:
             spikes = spikes[:, :, 0]
         if spikes.ndim == 3:
-            xyz, start, count = self.shared
+            table, start, count = self.shared
         elif spikes.ndim == 4 and spikes.shape[2] == self.copies:
-            xyz, start, count = self.per_copy
+            table, start, count = self.per_copy
         else:
             raise ValueError(f"input spikes of shape {spikes.shape}: expected (images, ticks, pixels) "
                              f"or (images, ticks, {self.copies} copies, pixels)")
         n, T = spikes.shape[:2]
-        flat = spikes.reshape(n * T, -1)
-        tk, px = np.nonzero(flat)
+        tk, px = np.nonzero(spikes.reshape(n * T, -1))
         reps = count[px]
         total = int(reps.sum())
         if total == 0:
             return np.zeros((0, 4), np.int64)
-        ticks = np.repeat(tk + tick0, reps)
-        # index of each repeated entry into the map: start[px] + 0..count-1
-        offs = np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
-        idx = np.repeat(start[px], reps) + offs
-        return np.column_stack([ticks, xyz[idx]]).astype(np.int64)
+        # entry r of spike s is table row start[px[s]] + r: one repeat of (start - first output
+        # index) plus a running index gives every row's table index
+        first = np.cumsum(reps) - reps
+        idx = np.repeat(start[px] - first, reps)
+        idx += np.arange(total)
+        out = table[idx]
+        out[:, 0] = np.repeat(tk + tick0, reps)
+        return out
 
 
 def simulate(net: Network, spikes: "np.ndarray | Spikes", chunk: Optional[int] = None, threads: int = 0,
