@@ -90,16 +90,15 @@ def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray) ->
     pixels) per copy. Returns int64 class spike counts (n, copies, classes) summed over the
     ticks of each image (each tick is independent: the neurons are memoryless).
     """
-    from .specs import layer_sources
-
     spikes = _per_copy(np.asarray(spikes, bool), len(samples))
     n, T, _, npix = spikes.shape
     specs = copy_specs(spec, len(samples))
+    _, spec_index, wirings = _wirings(specs)
     first = spec[0] if isinstance(spec, (list, tuple)) else spec
     classes, per_class = first["classes"], first["per_class"]
     out = np.zeros((n, len(samples), classes), dtype=np.int64)
     for e, smp in enumerate(samples):
-        srcs = layer_sources(specs[e])
+        srcs = wirings[spec_index[e]].srcs
         h = spikes[:, :, e if spikes.shape[2] > 1 else 0].reshape(n * T, npix)
         for li, src in enumerate(srcs):
             layer = smp[f"l{li + 1}"]
@@ -175,7 +174,8 @@ def _destinations(src: np.ndarray) -> Dict[int, List[Tuple[int, int]]]:
 
 
 class _Wiring:
-    """What placement needs of a spec: sources and neurons per layer, and each unit's readers."""
+    """What placement and the forward pass need of a spec: sources and neurons per layer, and
+    each unit's readers."""
 
     def __init__(self, spec: Dict[str, Any]) -> None:
         from .specs import layer_sources, layered
@@ -206,6 +206,9 @@ def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
     first = spec[0] if isinstance(spec, (list, tuple)) else spec
     chips, places = placement(specs, copies)
     distinct, spec_index, wirings = _wirings(specs)
+    delays = {wr.last for wr in wirings}
+    if len(delays) > 1:
+        raise ValueError(f"copies of one ensemble must have the same number of layers (output delays {sorted(delays)})")
     classes, per_class = first["classes"], first["per_class"]
     n_out = classes * per_class
     net = Network(chips=chips, output_ports=copies * classes)
@@ -254,9 +257,6 @@ def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
                 cols[key].append(val)
     order = np.argsort(np.concatenate(cols["pixel"]), kind="stable") if copies else np.zeros(0, np.int64)
     per_copy = [sum(len(c) for c in layer_cores(pl)) for pl in places]
-    delays = [wirings[i].last for i in spec_index]
-    if len(set(delays)) > 1:
-        raise ValueError(f"copies of one ensemble must have the same number of layers (output delays {sorted(set(delays))})")
     meta: Dict[str, Any] = {
         "kind": "esser2015",
         "spec": first,
@@ -269,7 +269,7 @@ def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
         "port_copy": [p // classes for p in range(copies * classes)],
         "port_class": [p % classes for p in range(copies * classes)],
         "pixels": int(np.prod(first["image_shape"])),
-        "output_delay": delays[0] if delays else wirings[0].last if wirings else 1,
+        "output_delay": wirings[0].last if wirings else 1,
         "encoding": encoding or {"mode": "stochastic", "ticks_per_image": 1},
         "tie_rule": "lowest class index among the classes with the most spikes",
     }

@@ -93,7 +93,7 @@ class Spikes:
         self.T, self.mode, self.seed = ticks_per_image, mode, seed
         self.copies = copies if mode == "stochastic" else 1
         n, npix = self.images.shape
-        self.shape = (n, self.T, npix) if self.copies == 1 and mode != "stochastic" else (n, self.T, self.copies, npix)
+        self.shape = (n, self.T, self.copies, npix) if mode == "stochastic" else (n, self.T, npix)
 
     def __len__(self) -> int:
         return self.shape[0]

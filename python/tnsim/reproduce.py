@@ -40,18 +40,20 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
 }
 
 
-def _reusable(path: Path, cfg: Any) -> bool:
-    """A finished checkpoint of exactly this training configuration (training is deterministic)."""
+def _reusable(path: Path, cfg: Any) -> Optional[Dict[str, Any]]:
+    """The checkpoint at ``path`` when it is a finished one of exactly this training
+    configuration (training is deterministic), else None."""
     if not path.is_file():
-        return False
+        return None
     import torch
 
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except Exception:  # noqa: BLE001 - an unreadable file is simply retrained
-        return False
-    saved = dict(asdict(cfg), **{k: v for k, v in ck.get("config", {}).items()})
-    return saved == asdict(cfg) and len(ck.get("history", [])) == cfg.epochs
+        return None
+    # fields added since the checkpoint was written take their defaults
+    saved = dict(asdict(cfg), **ck.get("config", {}))
+    return ck if saved == asdict(cfg) and len(ck.get("history", [])) == cfg.epochs else None
 
 
 def _log(msg: str) -> None:
@@ -81,7 +83,7 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
     way. A finished checkpoint in ``out`` of exactly the same training configuration is reused."""
     from . import data, deploy, evaluate
     from .train import TrainConfig, expected_accuracy, train
-    from .train.trainer import load_checkpoint
+    from .train.trainer import from_checkpoint
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,9 +110,10 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
             cfg = TrainConfig(network=name, seed=seed + m, threads=threads, train_subset=train_subset, **conf)
             ckpt = out / (f"{name}.pt" if m == 0 else f"{name}_seed{seed + m}.pt")
             t0 = time.perf_counter()
-            if _reusable(ckpt, cfg):
+            finished = _reusable(ckpt, cfg)
+            if finished is not None:
                 _log(f"== {name}: reusing the finished checkpoint {ckpt} (same configuration)")
-                model, _, history = load_checkpoint(ckpt)
+                model, _, history = from_checkpoint(finished)
                 train_s = float(history[-1].get("seconds", 0.0))
             else:
                 _log(f"== train {name}: {asdict(cfg)}")

@@ -96,7 +96,11 @@ def save_checkpoint(path: "os.PathLike[str] | str", model: CoreNetwork, cfg: Tra
 
 def load_checkpoint(path: "os.PathLike[str] | str") -> tuple:
     """-> (model, TrainConfig, history)."""
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    return from_checkpoint(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def from_checkpoint(ck: Dict[str, Any]) -> tuple:
+    """A checkpoint already read with ``torch.load`` -> (model, TrainConfig, history)."""
     cfg = TrainConfig(**ck["config"])
     cfg.device = "cpu"   # loaded models live on the CPU (deployment and evaluation are NumPy)
     model = build(ck["spec"], seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
