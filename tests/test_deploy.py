@@ -110,9 +110,10 @@ def test_placement_spills_onto_more_chips():
     assert len(set(coords)) == len(coords) == 64 * 100 and chips_d == (2, 1)
 
 
-def test_three_layer_network_deploys_and_matches(mnist):
+@pytest.mark.parametrize("name", ["deep", "conv"])
+def test_three_layer_network_deploys_and_matches(mnist, name):
     _, _, xt, _ = mnist
-    m = build("deep", seed=1)
+    m = build(name, seed=1)
     with torch.no_grad():   # biases that make every layer spike now and then
         for layer in m.layers:
             layer.b.fill_(-3.0)

@@ -78,7 +78,7 @@ def test_constrain_projects_parameters():
 
 
 def test_network_shapes_and_specs():
-    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("wide", 101)):
+    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("conv", 100), ("wide", 101)):
         net = build(name, seed=0)
         spec = net.spec
         assert networks.cores_per_copy(spec) == cores
@@ -89,6 +89,29 @@ def test_network_shapes_and_specs():
     assert idx[0, 0] == 0 and idx[3, 0] == 12 * 28 + 12 and idx[3, 255] == 27 * 28 + 27
     src = networks.layer_sources(networks.large_spec())[1]
     assert np.bincount(src.ravel(), minlength=2048).tolist() == [2] * 2048
+
+
+def test_shared_layer_is_one_filter_bank_sampled_per_core():
+    net = build("conv", seed=2)
+    shared = net.layer1
+    assert shared.shared and shared.c.shape == (1, 256, 64) and shared.b.shape == (1, 64)
+    with torch.no_grad():
+        shared.b.uniform_(-3, 3)
+    x = torch.rand(5, 49, 256)
+    K = 49   # the same as 49 cores that each hold the shared parameters
+    ref = layers.gaussian_spike_prob(x, shared.c.expand(K, -1, -1), shared.s.expand(K, -1, -1),
+                                     shared.b.expand(K, -1), shared.var_floor)
+    torch.testing.assert_close(shared(x), ref)
+    shared(x).sum().backward()
+    assert shared.c.grad is not None and shared.c.grad.abs().sum() > 0
+    sample = shared.sample(np.random.default_rng(0))
+    assert sample["crossbar"].shape == (49, 256, 64) and sample["leak"].shape == (49, 64)
+    assert (sample["axon_types"] == sample["axon_types"][:1]).all()
+    assert (sample["weight_tables"] == sample["weight_tables"][:1]).all()
+    assert (sample["leak"] == sample["leak"][:1]).all()
+    assert (sample["crossbar"][0] != sample["crossbar"][1]).any()   # each core its own sample
+    assert not networks.deep_spec()["layers"][0].get("shared")
+    assert networks.layer_sources(networks.conv_spec())[1].tolist() == networks.layer_sources(networks.deep_spec())[1].tolist()
 
 
 def test_deep_spec_is_local_and_balanced():
@@ -148,6 +171,8 @@ def test_checkpoints_of_the_first_form_load(tmp_path):
     ({"layers": [{"neurons": 64, "sources": [[900]]}, {"neurons": 250, "sources": [[0]]}]}, "reads source 900"),
     ({"layers": [{"neurons": 64, "sources": [[0]]}, {"neurons": 250, "sources": [[0]] * 257}]}, "257 neurons"),
     ({"layers": [{"neurons": 64, "sources": [[0]]}, {"neurons": 20, "sources": [[0]]}]}, "not classes x per_class"),
+    ({"layers": [{"neurons": 64, "sources": [[0, 1], [2]], "shared": True}, {"neurons": 250, "sources": [[0]]}]},
+     "shared but its cores use different axons"),
 ])
 def test_bad_specs_are_named(bad, match):
     spec = {"name": "bad", "image_shape": [28, 28], "classes": 10, "per_class": 25, **bad}

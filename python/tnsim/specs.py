@@ -15,6 +15,9 @@ network's metadata) and built into a PyTorch model by :class:`tnsim.train.networ
   ``k' * N(l-1) + j`` is neuron ``j`` of core ``k'``). Axons beyond the list are unused.
 - The last layer has ``classes * per_class`` neurons per core, neuron ``n`` voting for class
   ``n // per_class``; the class with the most output spikes (over all output cores) wins.
+- ``"shared": true`` on a layer makes its cores one convolution-like filter bank: the same
+  axon types, weight tables and trained parameters on every core (each deployed core samples
+  its own crossbar from them); its cores must use the same axons.
 - A unit read by several cores of the next layer is deployed as that many identical neuron
   copies (a TrueNorth neuron has one target), so the reads of a core's units are at most 256.
 
@@ -111,6 +114,15 @@ def deep_spec(seed: int = 0) -> Dict[str, Any]:
                           {"neurons": 250, "sources": random_sources(25 * 128, 2, rng)}])
 
 
+def conv_spec(seed: int = 0) -> Dict[str, Any]:
+    """The ``deep`` network with a shared first layer: its 49 patch cores are one filter bank
+    of 64 16x16 filters at stride 2 (a convolution), trained on the gradients of all patches."""
+    spec = deep_spec(seed)
+    spec["name"] = "conv"
+    spec["layers"][0]["shared"] = True
+    return spec
+
+
 def wide_spec(seed: int = 0) -> Dict[str, Any]:
     """98 cores per copy, two layers: 49 patch cores (16x16 patches at stride 2) x 64 neurons,
     each unit read four times; 49 output cores of 250 neurons, each reading 256 units."""
@@ -121,7 +133,7 @@ def wide_spec(seed: int = 0) -> Dict[str, Any]:
                           {"neurons": 250, "sources": random_sources(49 * 64, 4, rng)}])
 
 
-SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "wide": wide_spec}
+SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "conv": conv_spec, "wide": wide_spec}
 
 
 def get_spec(name: str, seed: int = 0) -> Dict[str, Any]:
@@ -165,6 +177,8 @@ def check_spec(spec: Dict[str, Any]) -> None:
     n_prev = int(np.prod(spec["image_shape"]))
     srcs = layer_sources(spec)
     for li, (layer, src) in enumerate(zip(layers, srcs)):
+        if layer.get("shared") and ((src >= 0) != (src[:1] >= 0)).any():
+            raise ValueError(f"layer {li} is shared but its cores use different axons")
         if layer["neurons"] > AXONS:
             raise ValueError(f"layer {li} has {layer['neurons']} neurons per core (> {AXONS})")
         if src.max(initial=-1) >= n_prev:

@@ -55,17 +55,26 @@ class ProbCoreLayer(nn.Module):
     """``cores`` probabilistic TrueNorth cores, each with ``AXONS`` axons and ``neurons`` neurons.
 
     ``forward(x)`` takes (B, cores, AXONS) spike probabilities and returns (B, cores, neurons).
-    ``axons_used`` (cores,) marks how many leading axons each core actually has inputs on (the
-    rest have ``c`` fixed at 0 so a deployed crossbar has them off).
+    ``axon_mask`` (cores, AXONS) marks the axons that have an input (the rest have ``c`` fixed
+    at 0 so a deployed crossbar has them off).
+
+    ``shared=True`` makes the cores one convolution-like filter bank: all cores have the same
+    axon types, weight tables, connection probabilities and biases (parameters of one core,
+    trained on the gradients of all), and each deployed core is its own sample of them.
     """
 
     def __init__(self, cores: int, neurons: int, seed: int = 0, var_floor: float = 0.05,
-                 axon_mask: Optional[np.ndarray] = None, c_init: str = "uniform") -> None:
+                 axon_mask: Optional[np.ndarray] = None, c_init: str = "uniform", shared: bool = False) -> None:
         super().__init__()
         rng = np.random.default_rng(seed)
-        self.cores, self.neurons, self.var_floor = cores, neurons, var_floor
-        types = np.stack([random_axon_types(rng) for _ in range(cores)])            # (K, A)
-        tables = np.stack([random_weight_tables(rng, neurons) for _ in range(cores)])  # (K, N, 4)
+        self.cores, self.neurons, self.var_floor, self.shared = cores, neurons, var_floor, shared
+        if shared and axon_mask is not None and not (axon_mask == axon_mask[:1]).all():
+            raise ValueError("a shared layer needs the same used axons on every core")
+        distinct = 1 if shared else cores                # cores with their own parameters
+        types = np.stack([random_axon_types(rng) for _ in range(distinct)])            # (K', A)
+        tables = np.stack([random_weight_tables(rng, neurons) for _ in range(distinct)])  # (K', N, 4)
+        if axon_mask is not None:
+            axon_mask = axon_mask[:distinct]
         s = np.take_along_axis(tables[:, None, :, :].repeat(AXONS, 1),
                                types[:, :, None, None].repeat(neurons, 2), axis=3)[..., 0]  # (K, A, N)
         self.axon_types: torch.Tensor
@@ -75,17 +84,22 @@ class ProbCoreLayer(nn.Module):
         self.register_buffer("axon_types", torch.as_tensor(types))
         self.register_buffer("weight_tables", torch.as_tensor(tables))
         self.register_buffer("s", torch.as_tensor(s, dtype=torch.float32))
-        mask = np.ones((cores, AXONS), dtype=np.float32) if axon_mask is None else axon_mask.astype(np.float32)
+        mask = np.ones((distinct, AXONS), dtype=np.float32) if axon_mask is None else axon_mask.astype(np.float32)
         self.register_buffer("axon_mask", torch.as_tensor(mask)[:, :, None])
         if c_init == "uniform":
-            c = rng.uniform(0.0, 1.0, size=(cores, AXONS, neurons))
+            c = rng.uniform(0.0, 1.0, size=(distinct, AXONS, neurons))
         else:
-            c = np.full((cores, AXONS, neurons), 0.5) + rng.normal(0, 0.05, size=(cores, AXONS, neurons))
+            c = np.full((distinct, AXONS, neurons), 0.5) + rng.normal(0, 0.05, size=(distinct, AXONS, neurons))
         self.c = nn.Parameter(torch.as_tensor(np.clip(c, 0, 1), dtype=torch.float32) * self.axon_mask)
-        self.b = nn.Parameter(torch.zeros(cores, neurons))
+        self.b = nn.Parameter(torch.zeros(distinct, neurons))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return gaussian_spike_prob(x, self.c, self.s.to(x.dtype), self.b, self.var_floor)
+        s = self.s.to(x.dtype)
+        if self.shared:
+            # one filter bank for all cores: (B, K, A) x (A, N) as one matrix product
+            return gaussian_spike_prob(x.reshape(-1, 1, AXONS), self.c, s, self.b,
+                                       self.var_floor).reshape(x.shape[0], self.cores, self.neurons)
+        return gaussian_spike_prob(x, self.c, s, self.b, self.var_floor)
 
     @torch.no_grad()
     def constrain(self) -> None:
@@ -96,11 +110,13 @@ class ProbCoreLayer(nn.Module):
     @torch.no_grad()
     def sample(self, rng: np.random.Generator) -> dict:
         """One deterministic hardware sample: crossbar (K, A, N) bool = c > u, leak = round(b)."""
-        c = self.c.detach().cpu().numpy()
+        K = self.cores
+        c = np.broadcast_to(self.c.detach().cpu().numpy(), (K, AXONS, self.neurons))
         u = rng.random(c.shape)
+        b = np.broadcast_to(self.b.detach().cpu().numpy(), (K, self.neurons))
         return {
             "crossbar": c > u,
-            "leak": np.clip(np.rint(self.b.detach().cpu().numpy()), -255, 255).astype(np.int64),
-            "axon_types": self.axon_types.cpu().numpy().copy(),
-            "weight_tables": self.weight_tables.cpu().numpy().copy(),
+            "leak": np.clip(np.rint(b), -255, 255).astype(np.int64),
+            "axon_types": np.broadcast_to(self.axon_types.cpu().numpy(), (K, AXONS)).copy(),
+            "weight_tables": np.broadcast_to(self.weight_tables.cpu().numpy(), (K, self.neurons, 4)).copy(),
         }

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import torch
 from torch import nn
 
-from ..specs import (SPECS, check_spec, cores_per_copy, deep_spec, five_core_spec, get_spec,  # noqa: F401
+from ..specs import (SPECS, check_spec, conv_spec, cores_per_copy, deep_spec, five_core_spec, get_spec,  # noqa: F401
                      large_spec, layer_sources, layered, local_sources, patch_sources, random_sources, wide_spec)
 from .layers import ProbCoreLayer
 
@@ -36,7 +36,8 @@ class CoreNetwork(nn.Module):
             # derived from the spec, so not saved in checkpoints
             self.register_buffer(f"src{i}", torch.as_tensor(src), persistent=False)
             setattr(self, f"layer{i + 1}", ProbCoreLayer(len(src), layer["neurons"], seed=seed * 1000 + i + 1,
-                                                         var_floor=var_floor, axon_mask=src >= 0))
+                                                         var_floor=var_floor, axon_mask=src >= 0,
+                                                         shared=bool(layer.get("shared", False))))
 
     @property
     def layers(self) -> List[ProbCoreLayer]:
