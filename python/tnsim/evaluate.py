@@ -221,7 +221,7 @@ def simulate(net: Network, spikes: "np.ndarray | Spikes", chunk: Optional[int] =
             break
         inputs = imap.rows(spikes[k0:k1], k0 * T) if k1 > k0 else np.zeros((0, 4), np.int64)
         ts = time.perf_counter()
-        res = sim.run(end - tick, inputs)
+        res = sim.run(end - tick, inputs, record_spikes=False)
         t_sim += time.perf_counter() - ts
         oc = res.output_counts                     # (ticks, ports)
         tt = np.arange(res.start_tick, res.start_tick + res.ticks)

@@ -353,6 +353,9 @@ pub struct CoreState {
     /// when all neurons share `dynamics[0]`).
     dynamics: Vec<Dynamics>,
     dynamics_index: Vec<u8>,
+    /// The kernel flags of every deterministic dynamics when `dynamics_index` is in use and
+    /// they are all the same (their neurons then update lane by lane, vectorised).
+    shared_flags: Option<KernelFlags>,
     routes: Box<[u32; NEURONS]>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
     stochastic: [u64; 4],
@@ -414,6 +417,12 @@ impl CoreState {
         if dynamics.len() == 1 {
             dynamics_index = Vec::new();
         }
+        let mut deterministic = dynamics.iter().filter(|d| !d.draws()).map(kernel_flags);
+        let first = deterministic.next();
+        let shared_flags = match first {
+            Some(f) if !dynamics_index.is_empty() && deterministic.all(|g| g == f) => Some(f),
+            _ => None,
+        };
         dynamics.shrink_to_fit();
         Self {
             x,
@@ -423,6 +432,7 @@ impl CoreState {
             weights,
             dynamics,
             dynamics_index,
+            shared_flags,
             routes,
             stochastic,
             potentials,
@@ -595,6 +605,9 @@ impl CoreState {
             }
             if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
                 changed = dynamics_uniform(&mut self.potentials, &self.dynamics[0], &mut spikes);
+            } else if let Some(flags) = self.shared_flags {
+                let (table, index) = (&self.dynamics[..], &self.dynamics_index[..]);
+                changed = dynamics_indexed(&mut self.potentials, table, index, flags, &det, &mut spikes);
             } else {
                 for j in 0..NEURONS {
                     if bit(&seq_mask, j) {
@@ -722,48 +735,115 @@ fn integrate_axon<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], lanes: &[u64; 4],
     }
 }
 
+/// The flags that pick a dynamics kernel: (leak reversal, reset mode, negative saturation).
+type KernelFlags = (bool, ResetMode, bool);
+
+fn kernel_flags(d: &Dynamics) -> KernelFlags {
+    (d.leak_reversal, d.reset_mode, d.negative_saturation)
+}
+
+/// The per-neuron numbers a dynamics kernel reads: leak, threshold, negative threshold, reset
+/// value and the non-reset ceiling (threshold + 2^M - 1).
+#[derive(Clone, Copy)]
+struct LaneParams {
+    leak: i32,
+    thr: i32,
+    beta: i32,
+    r: i32,
+    ceiling: i32,
+}
+
+impl LaneParams {
+    #[inline(always)]
+    fn of(d: &Dynamics) -> Self {
+        Self {
+            leak: d.leak,
+            thr: d.threshold,
+            beta: d.negative_threshold,
+            r: d.reset_value,
+            ceiling: d.threshold + d.mask,
+        }
+    }
+}
+
 /// Leak, threshold, reset, negative threshold and ceiling (SPEC steps 2-6) of neurons that do
 /// not draw, all sharing `d`. Returns whether any V changed; sets the spike bits.
 #[inline(always)]
 fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4]) -> bool {
-    // Dispatch once on the flags so that each kernel is a straight, branch-free loop.
+    let p = LaneParams::of(d);
+    dynamics_lanes::<false>(kernel_flags(d), v, |_| p, &[!0u64; 4], spikes)
+}
+
+/// The same for neurons of different dynamics that share their kernel flags: neuron j's numbers
+/// come from `table[index[j]]`, and only the neurons set in `keep` are updated (the others, the
+/// ones that draw, keep V and do not spike here).
+#[inline(always)]
+fn dynamics_indexed(
+    v: &mut [i32; NEURONS],
+    table: &[Dynamics],
+    index: &[u8],
+    flags: KernelFlags,
+    keep: &[u64; 4],
+    spikes: &mut [u64; 4],
+) -> bool {
+    let index: &[u8; NEURONS] = index.try_into().expect("one dynamics index per neuron");
+    // SAFETY: every index was made as a position in `table` (CoreState::new), and neither
+    // changes afterwards; unchecked so that the loop stays branch-free and vectorises.
+    let params = |j: usize| LaneParams::of(unsafe { table.get_unchecked(index[j] as usize) });
+    if *keep == [!0u64; 4] {
+        dynamics_lanes::<false>(flags, v, params, keep, spikes)
+    } else {
+        dynamics_lanes::<true>(flags, v, params, keep, spikes)
+    }
+}
+
+/// Dispatch once on the flags so that each kernel is a straight, branch-free loop.
+#[inline(always)]
+fn dynamics_lanes<const MASKED: bool>(
+    flags: KernelFlags,
+    v: &mut [i32; NEURONS],
+    params: impl Fn(usize) -> LaneParams,
+    keep: &[u64; 4],
+    spikes: &mut [u64; 4],
+) -> bool {
     use ResetMode::*;
-    match (d.leak_reversal, d.reset_mode, d.negative_saturation) {
-        (false, Normal, true) => dynamics_kernel::<false, 0, true>(v, d, spikes),
-        (false, Normal, false) => dynamics_kernel::<false, 0, false>(v, d, spikes),
-        (false, Linear, true) => dynamics_kernel::<false, 1, true>(v, d, spikes),
-        (false, Linear, false) => dynamics_kernel::<false, 1, false>(v, d, spikes),
-        (false, NonReset, true) => dynamics_kernel::<false, 2, true>(v, d, spikes),
-        (false, NonReset, false) => dynamics_kernel::<false, 2, false>(v, d, spikes),
-        (true, Normal, true) => dynamics_kernel::<true, 0, true>(v, d, spikes),
-        (true, Normal, false) => dynamics_kernel::<true, 0, false>(v, d, spikes),
-        (true, Linear, true) => dynamics_kernel::<true, 1, true>(v, d, spikes),
-        (true, Linear, false) => dynamics_kernel::<true, 1, false>(v, d, spikes),
-        (true, NonReset, true) => dynamics_kernel::<true, 2, true>(v, d, spikes),
-        (true, NonReset, false) => dynamics_kernel::<true, 2, false>(v, d, spikes),
+    match flags {
+        (false, Normal, true) => dynamics_kernel::<false, 0, true, MASKED>(v, params, keep, spikes),
+        (false, Normal, false) => dynamics_kernel::<false, 0, false, MASKED>(v, params, keep, spikes),
+        (false, Linear, true) => dynamics_kernel::<false, 1, true, MASKED>(v, params, keep, spikes),
+        (false, Linear, false) => dynamics_kernel::<false, 1, false, MASKED>(v, params, keep, spikes),
+        (false, NonReset, true) => dynamics_kernel::<false, 2, true, MASKED>(v, params, keep, spikes),
+        (false, NonReset, false) => dynamics_kernel::<false, 2, false, MASKED>(v, params, keep, spikes),
+        (true, Normal, true) => dynamics_kernel::<true, 0, true, MASKED>(v, params, keep, spikes),
+        (true, Normal, false) => dynamics_kernel::<true, 0, false, MASKED>(v, params, keep, spikes),
+        (true, Linear, true) => dynamics_kernel::<true, 1, true, MASKED>(v, params, keep, spikes),
+        (true, Linear, false) => dynamics_kernel::<true, 1, false, MASKED>(v, params, keep, spikes),
+        (true, NonReset, true) => dynamics_kernel::<true, 2, true, MASKED>(v, params, keep, spikes),
+        (true, NonReset, false) => dynamics_kernel::<true, 2, false, MASKED>(v, params, keep, spikes),
     }
 }
 
 /// SPEC steps 2 and 4-6 with eta = 0 for leak reversal `EPS`, reset mode `MODE` and negative
 /// saturation `KAPPA`, as selects on lanes (the same arithmetic as [`leak_and_threshold`]).
+/// With `MASKED`, lanes not set in `keep` are left as they are.
 #[inline(always)]
-fn dynamics_kernel<const EPS: bool, const MODE: u8, const KAPPA: bool>(
+fn dynamics_kernel<const EPS: bool, const MODE: u8, const KAPPA: bool, const MASKED: bool>(
     v: &mut [i32; NEURONS],
-    d: &Dynamics,
+    params: impl Fn(usize) -> LaneParams,
+    keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    let (leak, thr, beta, r, ceiling) =
-        (d.leak, d.threshold, d.negative_threshold, d.reset_value, d.threshold + d.mask);
     let mut changed = 0i32;
     let mut fired = [0u8; NEURONS];
-    for (slot, flag) in v.iter_mut().zip(fired.iter_mut()) {
+    for (j, (slot, flag)) in v.iter_mut().zip(fired.iter_mut()).enumerate() {
+        let LaneParams { leak, thr, beta, r, ceiling } = params(j);
         let v0 = *slot;
         let omega = if EPS { v0.signum() } else { 1 };
         let mut x = (v0 + omega * leak).clamp(V_MIN, V_MAX);
         if EPS && ((v0 > 0 && x < 0) || (v0 < 0 && x > 0)) {
             x = 0; // anti-ringing
         }
-        let spike = x >= thr;
+        let mut spike = x >= thr;
         // With x >= thr >= 0 (spike) or x < -beta <= 0 (bounce), the linear resets stay in range.
         let reset = match MODE {
             0 => r,
@@ -784,6 +864,11 @@ fn dynamics_kernel<const EPS: bool, const MODE: u8, const KAPPA: bool>(
         let mut nv = if spike { reset } else { below };
         if MODE == 2 {
             nv = nv.min(ceiling);
+        }
+        if MASKED {
+            let on = (keep[j / 64] >> (j % 64)) & 1 != 0;
+            nv = if on { nv } else { v0 };
+            spike &= on;
         }
         changed |= nv ^ v0;
         *slot = nv;

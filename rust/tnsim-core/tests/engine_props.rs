@@ -330,5 +330,5 @@ fn scenarios_reach_the_interesting_corners() {
         "crossings {crossings}, outputs {outputs}, stochastic events {stoch}, delivered {delivered}, \
          no-target {silent}, idle core-ticks {idle}"
     );
-    assert_eq!(styles.len(), 4, "{styles:?}");
+    assert_eq!(styles.len(), 5, "{styles:?}");
 }

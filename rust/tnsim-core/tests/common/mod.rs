@@ -196,6 +196,10 @@ pub enum CoreStyle {
     /// One deterministic dynamics with no leak (or a decaying reversed leak) and potentials
     /// between the thresholds: the core settles and stops changing until an input comes.
     Settling,
+    /// Per-neuron leak, thresholds and reset value under one set of kernel flags (leak
+    /// reversal, reset mode, negative saturation), as deployed classifiers have; some neurons
+    /// may draw (with flags of their own).
+    SharedFlags,
 }
 
 /// Per-core mixing probabilities, so that some cores are dense and some sparse, some
@@ -237,7 +241,13 @@ impl Scenario {
         let mut cores = Vec::new();
         let mut styles = Vec::new();
         for &me in &positions {
-            let style = g.pick(&[CoreStyle::Mixed, CoreStyle::Uniform, CoreStyle::Palette, CoreStyle::Settling]);
+            let style = g.pick(&[
+                CoreStyle::Mixed,
+                CoreStyle::Uniform,
+                CoreStyle::Palette,
+                CoreStyle::Settling,
+                CoreStyle::SharedFlags,
+            ]);
             let profile = CoreProfile {
                 density: g.pick(&[0.0, 0.02, 0.1, 0.3, 0.7, 1.0]),
                 stochastic_weight: g.pick(&[0.0, 0.0, 0.1, 0.5]),
@@ -263,13 +273,20 @@ impl Scenario {
                 }
             }
             let palette: Vec<NeuronParams> = match style {
-                CoreStyle::Mixed => Vec::new(),
+                CoreStyle::Mixed | CoreStyle::SharedFlags => Vec::new(),
                 CoreStyle::Uniform => vec![random_dynamics(&mut g, &profile)],
                 CoreStyle::Palette => (0..g.range(2, 4)).map(|_| random_dynamics(&mut g, &profile)).collect(),
                 CoreStyle::Settling => vec![settling_dynamics(&mut g)],
             };
+            let flags = random_dynamics(&mut g, &profile);
             for j in 0..256 {
                 let mut n = if palette.is_empty() { random_dynamics(&mut g, &profile) } else { g.pick(&palette) };
+                let draws = n.stochastic_leak || n.threshold_mask_bits > 0 || n.stochastic_weights.iter().any(|&b| b);
+                if style == CoreStyle::SharedFlags && (!draws || g.chance(0.5)) {
+                    n.leak_reversal = flags.leak_reversal;
+                    n.reset_mode = flags.reset_mode;
+                    n.negative_saturation = flags.negative_saturation;
+                }
                 random_weights(&mut g, &mut n, profile.narrow_weights || style == CoreStyle::Settling);
                 n.initial_potential = if style == CoreStyle::Settling {
                     // Between the thresholds: no threshold acts until an input comes.
