@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tnsim import specs  # noqa: E402
 from tnsim.train import TrainConfig, build, layers, networks, train  # noqa: E402
 from tnsim.train.trainer import load_checkpoint, save_checkpoint  # noqa: E402
 
@@ -78,7 +79,7 @@ def test_constrain_projects_parameters():
 
 
 def test_network_shapes_and_specs():
-    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("conv", 100), ("wide", 101)):
+    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("conv", 100), ("conv2", 100), ("wide", 101)):
         net = build(name, seed=0)
         spec = net.spec
         assert networks.cores_per_copy(spec) == cores
@@ -112,6 +113,21 @@ def test_shared_layer_is_one_filter_bank_sampled_per_core():
     assert (sample["crossbar"][0] != sample["crossbar"][1]).any()   # each core its own sample
     assert not networks.deep_spec()["layers"][0].get("shared")
     assert networks.layer_sources(networks.conv_spec())[1].tolist() == networks.layer_sources(networks.deep_spec())[1].tolist()
+
+
+def test_shared_local_sources_repeat_one_pattern():
+    spec = specs.conv2_spec()
+    assert [bool(layer.get("shared")) for layer in spec["layers"]] == [True, True, False]
+    src = networks.layer_sources(spec)[1]
+    # every middle core reads, at each window offset, the same units of its patch core
+    rel = [[u % 64 for u in s if u >= 0] for s in src.tolist()]
+    assert all(r == rel[0] for r in rel) and len(rel[0]) == 252
+    for q in range(25):
+        a, b = divmod(q, 5)
+        cores = sorted({u // 64 for u in src[q].tolist() if u >= 0})
+        assert cores == sorted((a + da) * 7 + b + db for da in range(3) for db in range(3))
+    reads = np.bincount(src[src >= 0], minlength=49 * 64).reshape(49, 64)
+    assert reads.sum(1).max() <= 256 and reads[24].min() >= 3   # the centre core's units: 3-4 reads
 
 
 def test_deep_spec_is_local_and_balanced():

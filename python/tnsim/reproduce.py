@@ -37,6 +37,8 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
     "conv": {"full": {"epochs": 40, "lr": 0.01, "beta": 0.06, "shift": 2},
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
+    "conv2": {"full": {"epochs": 40, "lr": 0.01, "beta": 0.06, "shift": 2},
+              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
     "wide": {"full": {"epochs": 25, "lr": 0.01, "beta": 0.06, "shift": 2},
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
 }

@@ -80,6 +80,24 @@ def local_sources(grid: int, neurons: int, window: int, per_core: int,
     return srcs
 
 
+def shared_local_sources(grid: int, neurons: int, window: int, per_core: int) -> List[List[int]]:
+    """Like :func:`local_sources`, but every reading core takes the same units at the same
+    offset in its window (so the reading layer can be shared): offset q of the window reads
+    units ``q * per_core ... q * per_core + per_core - 1`` (mod ``neurons``), which spreads a
+    core's reads evenly over its units."""
+    out_grid = grid - window + 1
+    picks = [sorted(((q * per_core + np.arange(per_core)) % neurons).tolist()) for q in range(window * window)]
+    srcs = []
+    for a in range(out_grid):
+        for b in range(out_grid):
+            s: List[int] = []
+            for q in range(window * window):
+                k = (a + q // window) * grid + (b + q % window)
+                s += [k * neurons + u for u in picks[q]]
+            srcs.append(s)
+    return srcs
+
+
 def _spec(name: str, layers: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {"name": name, "image_shape": [28, 28], "classes": 10, "per_class": 25, "layers": layers}
 
@@ -123,6 +141,19 @@ def conv_spec(seed: int = 0) -> Dict[str, Any]:
     return spec
 
 
+def conv2_spec(seed: int = 0) -> Dict[str, Any]:
+    """Two shared layers (a two-layer convolution): 49 patch cores as in ``conv``, then 25
+    cores of 128 neurons sharing one filter bank over 3x3 blocks of patch cores (28 units from
+    each, the same units at the same offset; :func:`shared_local_sources`); 26 output cores as
+    in ``deep``."""
+    offs = range(0, 13, 2)
+    patches = [[r, c, 16, 16] for r in offs for c in offs]
+    rng = np.random.default_rng(seed + 7919)
+    return _spec("conv2", [{"neurons": 64, "sources": patch_sources((28, 28), patches), "shared": True},
+                           {"neurons": 128, "sources": shared_local_sources(7, 64, 3, 28), "shared": True},
+                           {"neurons": 250, "sources": random_sources(25 * 128, 2, rng)}])
+
+
 def wide_spec(seed: int = 0) -> Dict[str, Any]:
     """98 cores per copy, two layers: 49 patch cores (16x16 patches at stride 2) x 64 neurons,
     each unit read four times; 49 output cores of 250 neurons, each reading 256 units."""
@@ -133,7 +164,8 @@ def wide_spec(seed: int = 0) -> Dict[str, Any]:
                           {"neurons": 250, "sources": random_sources(49 * 64, 4, rng)}])
 
 
-SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "conv": conv_spec, "wide": wide_spec}
+SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "conv": conv_spec, "conv2": conv2_spec,
+         "wide": wide_spec}
 
 
 def get_spec(name: str, seed: int = 0) -> Dict[str, Any]:
