@@ -589,6 +589,62 @@ def test_inputs_beyond_int64(sim, value):
         sim.run(5, inputs=inputs)
 
 
+@pytest.mark.parametrize("starts,targets,parts", [
+    ([], [], ["starts must run from 0"]),
+    ([1, 1], [[*CORE, 0]], ["starts must run from 0"]),
+    ([0, 1], [[*CORE, 0], [*CORE, 1]], ["starts must run from 0", "(2)"]),
+    ([0, 2, 1, 2], [[*CORE, 0], [*CORE, 1]], ["starts[2] = 1", "below starts[1] = 2"]),
+    ([0, 2], [[*CORE, 0], [4, 5, 0]], ["targets row 1", "core (4, 5)", "not configured"]),
+    ([0, 1], [[*CORE, 256]], ["targets row 0", "'axon' = 256"]),
+    ([0, 1], [[*CORE]], ["targets has shape (1, 2)", "(x, y, axon)"]),
+    ([[0, 1]], [[*CORE, 0]], ["starts has shape (1, 2)", "(n,)"]),
+    ([0, 1], [[*CORE, 0.5]], ["targets contain non-integer values"]),
+])
+def test_bad_input_lines(sim, starts, targets, parts):
+    sim.set_input_lines([0, 1], [[*CORE, 0]])
+    with pytest.raises(tnsim.InputError) as err:
+        sim.set_input_lines(starts, targets)
+    assert_names(err, *parts)
+    assert sim.input_line_count == 1   # the lines set before are kept
+
+
+def test_bad_input_line_events(sim):
+    with pytest.raises(tnsim.InputError, match=r"'line' = 0 is out of range \(0 input lines"):
+        sim.run_lines(5, [[0, 0]])
+    sim.set_input_lines([0, 1, 3], [[*CORE, 0], [*CORE, 1], [0, 0, 7]])
+    for events, parts in [([[0, 0], [1, 2]], ["events row 1", "'line' = 2", "2 input lines"]),
+                          ([[0, -1]], ["events row 0", "'line' = -1"]),
+                          ([[7, 0]], ["events row 0", "'tick' = 7", "beyond"]),
+                          ([[0, 0, 1]], ["events has shape (1, 3)", "(tick, line)"])]:
+        with pytest.raises(tnsim.InputError) as err:
+            sim.run_lines(5, events)
+        assert_names(err, *parts)
+        assert sim.tick == 0
+    with pytest.raises(TypeError, match="events"):
+        sim.run_lines(5, [["0", "1"]])
+
+
+def test_input_lines_equal_rows():
+    rng = np.random.default_rng(3)
+    net = tnsim.Network()
+    for xy in [(0, 0), (1, 0), (2, 3)]:
+        net.add_core(xy, rng.random((256, 256)) < 0.3,
+                     neurons=tnsim.Neurons(threshold=2, weights=[1, 1, -1, 1], leak=-1, output_port=np.arange(256)))
+    targets = np.array([[x, y, a] for x, y in [(0, 0), (1, 0), (2, 3)] for a in rng.choice(256, 40)])
+    starts = np.concatenate([[0], np.sort(rng.integers(0, len(targets), 9)), [len(targets)]])
+    events = np.stack([rng.integers(0, 30, 200), rng.integers(0, 10, 200)], 1)
+    rows = np.array([[t, *targets[j]] for t, k in events for j in range(starts[k], starts[k + 1])])
+    a = tnsim.Simulator(net, threads=1).run(30, rows)
+    sim = tnsim.Simulator(net, threads=2)
+    sim.set_input_lines(starts, targets)
+    assert sim.input_line_count == 10
+    b1 = sim.run_lines(12, events[events[:, 0] < 12])
+    b2 = sim.run_lines(18, events[events[:, 0] >= 12])
+    assert a.output_counts.sum() > 0
+    np.testing.assert_array_equal(a.output_counts, np.concatenate([b1.output_counts, b2.output_counts]))
+    np.testing.assert_array_equal(a.spikes, np.concatenate([b1.spikes, b2.spikes]))
+
+
 @pytest.mark.parametrize("ticks", [-1, -(2**70)])
 def test_ticks_negative(sim, ticks):
     with pytest.raises(tnsim.InputError, match="ticks"):

@@ -159,18 +159,33 @@ class InputMap:
         table[:, 1:] = xyz[order]
         return table, start, np.diff(start)
 
+    def _per_copy(self, shape: Sequence[int]) -> bool:
+        """Whether spikes of this shape are per copy ((n, T, copies, pixels)) or shared."""
+        if len(shape) == 3 or (len(shape) == 4 and shape[2] == 1):
+            return False
+        if len(shape) == 4 and shape[2] == self.copies:
+            return True
+        raise ValueError(f"input spikes of shape {tuple(shape)}: expected (images, ticks, pixels) "
+                         f"or (images, ticks, {self.copies} copies, pixels)")
+
+    def lines(self, shape: Sequence[int]) -> tuple:
+        """Input lines (:meth:`tnsim.Simulator.set_input_lines`) for spikes of this shape:
+        (starts, targets (x, y, axon)); line = pixel (shared spikes) or copy * pixels + pixel."""
+        table, start, _ = self.per_copy if self._per_copy(shape) else self.shared
+        return start, table[:, 1:]
+
+    def events(self, spikes: np.ndarray, tick0: int) -> np.ndarray:
+        """bool spikes -> int64 (events, 2) (tick, line) for :meth:`tnsim.Simulator.run_lines`
+        on :meth:`lines`; image k tick t at tick0 + k T + t."""
+        self._per_copy(spikes.shape)
+        n, T = spikes.shape[:2]
+        tk, line = np.nonzero(spikes.reshape(n * T, -1))
+        return np.stack([tk + tick0, line], 1)
+
     def rows(self, spikes: np.ndarray, tick0: int) -> np.ndarray:
         """bool spikes (n, T, pixels) for all copies, or (n, T, copies, pixels) per copy ->
         int64 (rows, 4) (tick, x, y, axon); image k tick t at tick0 + k T + t."""
-        if spikes.ndim == 4 and spikes.shape[2] == 1:
-            spikes = spikes[:, :, 0]
-        if spikes.ndim == 3:
-            table, start, count = self.shared
-        elif spikes.ndim == 4 and spikes.shape[2] == self.copies:
-            table, start, count = self.per_copy
-        else:
-            raise ValueError(f"input spikes of shape {spikes.shape}: expected (images, ticks, pixels) "
-                             f"or (images, ticks, {self.copies} copies, pixels)")
+        table, start, count = self.per_copy if self._per_copy(spikes.shape) else self.shared
         n, T = spikes.shape[:2]
         tk, px = np.nonzero(spikes.reshape(n * T, -1))
         reps = count[px]
@@ -199,14 +214,16 @@ def simulate(net: Network, spikes: "np.ndarray | Spikes", chunk: Optional[int] =
     copies, classes = meta["copies"], meta["classes"]
     n, T = spikes.shape[:2]
     imap = InputMap(meta)
-    if chunk is None:  # about 2M input rows per chunk
+    if chunk is None:  # about 4M axon inputs per chunk
         per_image = float(spikes[: min(n, 200)].sum()) / max(min(n, 200), 1)
-        if len(spikes.shape) == 3:  # shared spikes: each goes to every copy's axons of its pixel
-            per_image *= len(imap.pix) / imap.npix
-        chunk = int(min(2000, max(16, 2e6 / max(per_image, 1.0))))
+        # times the mean fan-out of a pixel (shared spikes) or (copy, pixel) spike
+        per_image *= len(imap.pix) / (imap.npix * (imap.copies if imap._per_copy(spikes.shape) else 1))
+        chunk = int(min(2000, max(16, 4e6 / max(per_image, 1.0))))
     port_copy = np.asarray(meta["port_copy"])
     port_class = np.asarray(meta["port_class"])
     sim = Simulator(net, threads=threads)
+    # one host event per (copy,) pixel spike; the engine fans it out to the axons that read it
+    sim.set_input_lines(*imap.lines(spikes.shape))
     counts = np.zeros((n, copies, classes), np.int64)
     totals: Dict[str, int] = {}
     delay = int(meta.get("output_delay", 1))
@@ -219,9 +236,9 @@ def simulate(net: Network, spikes: "np.ndarray | Spikes", chunk: Optional[int] =
         end = k1 * T if k1 < n else total_ticks
         if end <= tick:
             break
-        inputs = imap.rows(spikes[k0:k1], k0 * T) if k1 > k0 else np.zeros((0, 4), np.int64)
+        events = imap.events(spikes[k0:k1], k0 * T) if k1 > k0 else np.zeros((0, 2), np.int64)
         ts = time.perf_counter()
-        res = sim.run(end - tick, inputs, record_spikes=False)
+        res = sim.run_lines(end - tick, events, record_spikes=False)
         t_sim += time.perf_counter() - ts
         oc = res.output_counts                     # (ticks, ports)
         tt = np.arange(res.start_tick, res.start_tick + res.ticks)

@@ -21,25 +21,36 @@ def as_input_array(inputs: Any) -> np.ndarray:
     ``None`` or an empty sequence gives no inputs. Raises TypeError for non-integer data and
     InputError for a wrong shape.
     """
-    if inputs is None:
-        return np.zeros((0, 4), dtype=np.int64)
-    arr = np.asarray(inputs)
+    return int_rows(inputs, "inputs", ("tick", "x", "y", "axon"))
+
+
+def int_rows(values: Any, name: str, columns: Optional[Sequence[str]]) -> np.ndarray:
+    """``values`` as a contiguous int64 array of rows with these named ``columns`` (``(n,)``
+    when ``columns`` is None). ``None`` or an empty sequence gives no rows; integral floats are
+    accepted. Raises TypeError for non-integer data, InputError for a wrong shape, NaN,
+    fractions or values beyond int64."""
+    what = "values" if columns is None else f"rows ({', '.join(columns)})"
+    shape = (0,) if columns is None else (0, len(columns))
+    if values is None:
+        return np.zeros(shape, dtype=np.int64)
+    arr = np.asarray(values)
     if _is_big_int_array(arr):
-        raise _core.InputError("inputs hold values beyond the int64 range")
+        raise _core.InputError(f"{name} hold values beyond the int64 range")
     if arr.size == 0:
-        return np.zeros((0, 4), dtype=np.int64)
+        return np.zeros(shape, dtype=np.int64)
     if not (np.issubdtype(arr.dtype, np.integer)):
         if np.issubdtype(arr.dtype, np.floating):
             if not np.isfinite(arr).all():
-                raise _core.InputError("inputs contain NaN or infinite values; expected integer rows (tick, x, y, axon)")
+                raise _core.InputError(f"{name} contain NaN or infinite values; expected integer {what}")
             if (arr != np.round(arr)).any():
-                raise _core.InputError("inputs contain non-integer values; expected integer rows (tick, x, y, axon)")
+                raise _core.InputError(f"{name} contain non-integer values; expected integer {what}")
         else:
-            raise TypeError(f"inputs must be an integer array of rows (tick, x, y, axon), got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise _core.InputError(f"inputs has shape {arr.shape}, expected (n, 4) rows (tick, x, y, axon)")
+            raise TypeError(f"{name} must be an integer array of {what}, got dtype {arr.dtype}")
+    if arr.shape != ((len(arr),) if columns is None else (len(arr), len(columns))):
+        expected = "(n,)" if columns is None else f"(n, {len(columns)})"
+        raise _core.InputError(f"{name} has shape {arr.shape}, expected {expected} {what}")
     if np.issubdtype(arr.dtype, np.unsignedinteger) and arr.max() >= 2**63:
-        raise _core.InputError("inputs hold values beyond the int64 range")
+        raise _core.InputError(f"{name} hold values beyond the int64 range")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -133,6 +144,41 @@ class Simulator:
         """
         ticks = check_ticks(ticks)
         return _result(ticks, self._inner.run(ticks, as_input_array(inputs), bool(record_spikes)))
+
+    def set_input_lines(self, starts: Any, targets: Any) -> None:
+        """Define *input lines*, each a fixed fan-out of one host input to many axons: line
+        ``k`` stands for the axons ``targets[starts[k]:starts[k + 1]]``.
+
+        Then :meth:`run_lines` takes events ``(tick, line)`` instead of one row per axon: for
+        an input read by many cores (a pixel of an image read by every copy of an ensemble)
+        the host builds and the engine checks far fewer rows. The lines replace any set before;
+        they are not part of a saved state.
+
+        Args:
+            starts: ``(n + 1,)`` ints, from 0 up to ``len(targets)``, never decreasing.
+            targets: ``(m, 3)`` ints ``(x, y, axon)`` of configured cores.
+
+        Raises:
+            InputError: naming the first bad entry (the previous lines are kept).
+        """
+        self._inner.set_input_lines(int_rows(starts, "starts", None), int_rows(targets, "targets", ("x", "y", "axon")))
+
+    @property
+    def input_line_count(self) -> int:
+        """Number of input lines defined by :meth:`set_input_lines` (0 before)."""
+        return int(self._inner.input_line_count)
+
+    def run_lines(self, ticks: int, events: Any = None, record_spikes: bool = True) -> RunResult:
+        """Run ``ticks`` ticks with host input events ``(n, 2)`` ints ``(tick, line)``: each
+        is a spike on every axon of that input line (:meth:`set_input_lines`) at that tick.
+        Equal to :meth:`run` with those axons' rows.
+
+        Raises:
+            InputError: an event for a past tick, beyond this run, or of an undefined line.
+        """
+        ticks = check_ticks(ticks)
+        ev = int_rows(events, "events", ("tick", "line"))
+        return _result(ticks, self._inner.run_lines(ticks, ev, bool(record_spikes)))
 
     def run_batch(self, ticks: int, batch: Sequence[Any], record_spikes: bool = False) -> List[RunResult]:
         """Run ``ticks`` ticks once per entry of ``batch`` (each an ``inputs`` array as for

@@ -29,6 +29,14 @@ pub struct InputSpike {
     pub axon: i64,
 }
 
+/// Host input lines (see [`Simulator::set_input_lines`]): line k stands for the axons
+/// `targets[starts[k]..starts[k + 1]]`, resolved to (core index, axon).
+#[derive(Debug, Clone, Default)]
+struct InputLines {
+    starts: Vec<usize>,
+    targets: Vec<(u32, u8)>,
+}
+
 /// A neuron spike, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SpikeRecord {
@@ -96,6 +104,7 @@ pub struct Simulator {
     pool: Option<Pool>,
     mode: EvalMode,
     isa: Isa,
+    input_lines: InputLines,
 }
 
 impl Simulator {
@@ -116,6 +125,7 @@ impl Simulator {
             pool: None,
             mode: EvalMode::Fast,
             isa: Isa::detect(),
+            input_lines: InputLines::default(),
         })
     }
 
@@ -238,37 +248,107 @@ impl Simulator {
     /// Check host inputs for a run of `ticks` ticks from now and resolve them to
     /// (tick, core index, axon), sorted by tick (stable).
     fn resolve_inputs(&self, ticks: u64, inputs: &[InputSpike]) -> Result<Vec<(u64, u32, u8)>> {
-        let (start, end) = (self.tick as i128, self.tick as i128 + ticks as i128);
         let mut out = Vec::with_capacity(inputs.len());
         for (row, s) in inputs.iter().enumerate() {
-            let t = s.tick as i128;
-            if t < start {
-                return Err(Error::Input(format!(
-                    "inputs row {row}: field 'tick' = {} is already past (the simulator is at tick {start})",
-                    s.tick
-                )));
-            }
-            if t >= end {
-                return Err(Error::Input(format!(
-                    "inputs row {row}: field 'tick' = {} is beyond this run (ticks {start}..{end}); \
-                     pass it to the run that covers that tick",
-                    s.tick
-                )));
-            }
-            let core = self.core_index(s.x, s.y).ok_or_else(|| {
-                Error::Input(format!("inputs row {row}: core ({}, {}) (fields 'x', 'y') is not configured", s.x, s.y))
-            })?;
-            if !(0..AXONS as i64).contains(&s.axon) {
-                return Err(Error::Input(format!(
-                    "inputs row {row}: field 'axon' = {} is out of range 0..={}",
-                    s.axon,
-                    AXONS - 1
-                )));
-            }
-            out.push((s.tick as u64, core as u32, s.axon as u8));
+            let t = self.check_input_tick(ticks, "inputs", row, s.tick)?;
+            let core = self.resolve_axon("inputs", row, s.x, s.y, s.axon)?;
+            out.push((t, core.0, core.1));
         }
         out.sort_by_key(|&(t, _, _)| t);
         Ok(out)
+    }
+
+    /// `tick` of row `row` of `what` as a tick of a run of `ticks` ticks from now, or the error.
+    fn check_input_tick(&self, ticks: u64, what: &str, row: usize, tick: i64) -> Result<u64> {
+        let (start, end) = (self.tick as i128, self.tick as i128 + ticks as i128);
+        let t = tick as i128;
+        if t < start {
+            return Err(Error::Input(format!(
+                "{what} row {row}: field 'tick' = {tick} is already past (the simulator is at tick {start})"
+            )));
+        }
+        if t >= end {
+            return Err(Error::Input(format!(
+                "{what} row {row}: field 'tick' = {tick} is beyond this run (ticks {start}..{end}); \
+                 pass it to the run that covers that tick"
+            )));
+        }
+        Ok(tick as u64)
+    }
+
+    /// Axon `axon` of core (x, y) as (core index, axon), or the error naming row `row` of `what`.
+    fn resolve_axon(&self, what: &str, row: usize, x: i64, y: i64, axon: i64) -> Result<(u32, u8)> {
+        let core = self.core_index(x, y).ok_or_else(|| {
+            Error::Input(format!("{what} row {row}: core ({x}, {y}) (fields 'x', 'y') is not configured"))
+        })?;
+        if !(0..AXONS as i64).contains(&axon) {
+            return Err(Error::Input(format!(
+                "{what} row {row}: field 'axon' = {axon} is out of range 0..={}",
+                AXONS - 1
+            )));
+        }
+        Ok((core as u32, axon as u8))
+    }
+
+    /// Define the host's *input lines*: line k fans out to the axons
+    /// `targets[starts[k]..starts[k + 1]]` (each (x, y, axon)), so that one event (tick, k)
+    /// given to [`Simulator::run_lines`] is a host spike on every one of them. For inputs
+    /// that reach many axons (a pixel read by many cores and ensemble copies) this saves
+    /// building and checking one row per axon. Replaces the previous lines; not part of the
+    /// saved state. On error the previous lines are kept.
+    pub fn set_input_lines(&mut self, starts: &[i64], targets: &[(i64, i64, i64)]) -> Result<()> {
+        let n = starts.len();
+        if n == 0 || starts[0] != 0 || starts[n - 1] != targets.len() as i64 {
+            return Err(Error::Input(format!(
+                "input lines: starts must run from 0 to the number of targets ({}), got {} entries from {:?} to {:?}",
+                targets.len(),
+                n,
+                starts.first(),
+                starts.last()
+            )));
+        }
+        if let Some(k) = starts.windows(2).position(|w| w[1] < w[0]) {
+            return Err(Error::Input(format!(
+                "input lines: starts[{}] = {} is below starts[{k}] = {} (starts must not decrease)",
+                k + 1,
+                starts[k + 1],
+                starts[k]
+            )));
+        }
+        let resolved = targets
+            .iter()
+            .enumerate()
+            .map(|(row, &(x, y, axon))| self.resolve_axon("input line targets", row, x, y, axon))
+            .collect::<Result<Vec<_>>>()?;
+        self.input_lines = InputLines { starts: starts.iter().map(|&s| s as usize).collect(), targets: resolved };
+        Ok(())
+    }
+
+    /// Number of input lines defined by [`Simulator::set_input_lines`].
+    pub fn input_line_count(&self) -> usize {
+        self.input_lines.starts.len().saturating_sub(1)
+    }
+
+    /// Run `ticks` ticks with host input *events* `(tick, line)`: each is a host spike on
+    /// every axon of that input line (see [`Simulator::set_input_lines`]). The same as
+    /// [`Simulator::run`] with those rows.
+    pub fn run_lines(&mut self, ticks: u64, events: &[(i64, i64)], record_spikes: bool) -> Result<RunOutput> {
+        self.check_result_size(ticks, 1)?;
+        let lines = &self.input_lines;
+        let count = self.input_line_count();
+        let mut inputs = Vec::new();
+        for (row, &(tick, line)) in events.iter().enumerate() {
+            let t = self.check_input_tick(ticks, "events", row, tick)?;
+            if !(0..count as i64).contains(&line) {
+                return Err(Error::Input(format!(
+                    "events row {row}: field 'line' = {line} is out of range ({count} input lines are defined)"
+                )));
+            }
+            let (a, b) = (lines.starts[line as usize], lines.starts[line as usize + 1]);
+            inputs.extend(lines.targets[a..b].iter().map(|&(core, axon)| (t, core, axon)));
+        }
+        inputs.sort_by_key(|&(t, _, _)| t);
+        self.run_resolved(ticks, &inputs, record_spikes)
     }
 
     fn ensure_pool(&mut self) -> Result<()> {
@@ -287,12 +367,17 @@ impl Simulator {
     pub fn run(&mut self, ticks: u64, inputs: &[InputSpike], record_spikes: bool) -> Result<RunOutput> {
         self.check_result_size(ticks, 1)?;
         let inputs = self.resolve_inputs(ticks, inputs)?;
+        self.run_resolved(ticks, &inputs, record_spikes)
+    }
+
+    /// Run with checked inputs (tick, core index, axon) sorted by tick.
+    fn run_resolved(&mut self, ticks: u64, inputs: &[(u64, u32, u8)], record_spikes: bool) -> Result<RunOutput> {
         self.ensure_pool()?;
         let mut result = self.empty_output(ticks, record_spikes);
         let pool = self.pool.take();
         match &pool {
-            Some(p) => p.pool.install(|| self.run_ticks(ticks, &inputs, &mut result, true)),
-            None => self.run_ticks(ticks, &inputs, &mut result, false),
+            Some(p) => p.pool.install(|| self.run_ticks(ticks, inputs, &mut result, true)),
+            None => self.run_ticks(ticks, inputs, &mut result, false),
         }
         self.pool = pool;
         Ok(result)
@@ -347,6 +432,7 @@ impl Simulator {
             pool: None,
             mode: self.mode,
             isa: self.isa,
+            input_lines: InputLines::default(),
         }
     }
 

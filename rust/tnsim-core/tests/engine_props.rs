@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use common::*;
 use proptest::prelude::*;
-use tnsim_core::{EvalMode, RunOutput, Simulator, SpikeRecord};
+use tnsim_core::{EvalMode, InputSpike, RunOutput, Simulator, SpikeRecord};
 
 /// Default cases per property (the whole file runs in a few seconds at this count).
 const CASES: u32 = 96;
@@ -125,6 +125,49 @@ proptest! {
         let b = run_engine(&shuffled, 2, EvalMode::Fast, s.ticks, &s.inputs, true);
         if let Some(d) = diff_runs(&a, &b) {
             prop_assert!(false, "insertion order {:?}: {}", order, d);
+        }
+    }
+
+    /// Host inputs given as events on input lines (each line a random group of the scenario's
+    /// input axons, lines overlapping, some empty) equal the same inputs given row by row,
+    /// also when the run is split in two with the lines set once.
+    #[test]
+    fn input_lines_equal_input_rows(s in scenario(), line_seed in any::<u64>()) {
+        let net = s.network();
+        let mut g = Gen::new(line_seed);
+        // Lines: the scenario's inputs' (x, y, axon) cut into groups, with repeats.
+        let mut targets: Vec<(i64, i64, i64)> = Vec::new();
+        let mut starts = vec![0i64];
+        let n_lines = g.range(1, 12) as usize;
+        for _ in 0..n_lines {
+            for _ in 0..g.below(6) {
+                if let Some(i) = (!s.inputs.is_empty()).then(|| g.below(s.inputs.len() as u64) as usize) {
+                    let x = s.inputs[i];
+                    targets.push((x.x, x.y, x.axon));
+                }
+            }
+            starts.push(targets.len() as i64);
+        }
+        let events: Vec<(i64, i64)> =
+            (0..g.below(3 * s.ticks + 1)).map(|_| (g.below(s.ticks) as i64, g.below(n_lines as u64) as i64)).collect();
+        let rows: Vec<InputSpike> = events
+            .iter()
+            .flat_map(|&(t, k)| {
+                targets[starts[k as usize] as usize..starts[k as usize + 1] as usize]
+                    .iter()
+                    .map(move |&(x, y, axon)| InputSpike { tick: t, x, y, axon })
+            })
+            .collect();
+        let by_rows = run_engine(&net, 1, EvalMode::Fast, s.ticks, &rows, true);
+        let mut sim = Simulator::new(&net, 2).unwrap();
+        sim.set_input_lines(&starts, &targets).unwrap();
+        prop_assert_eq!(sim.input_line_count(), n_lines);
+        let half = s.ticks / 2;
+        let (early, late): (Vec<_>, Vec<_>) = events.iter().partition(|e| (e.0 as u64) < half);
+        let a = sim.run_lines(half, &early, true).unwrap();
+        let b = sim.run_lines(s.ticks - half, &late, true).unwrap();
+        if let Some(d) = diff_runs(&by_rows, &(concat(&[a, b]), potentials(&sim, &net))) {
+            prop_assert!(false, "input lines vs rows: {}", d);
         }
     }
 

@@ -710,6 +710,45 @@ fn input_errors_are_input_errors_and_change_nothing() {
 }
 
 #[test]
+fn input_line_errors_name_the_row_and_change_nothing() {
+    let net = listening_core();
+    let mut sim = Simulator::new(&net, 1).unwrap();
+    sim.set_input_lines(&[0, 1, 1], &[(0, 0, 0)]).unwrap(); // line 0: axon 0; line 1: nothing
+    type Lines = (Vec<i64>, Vec<(i64, i64, i64)>);
+    let bad_lines: [(&str, Lines, &str); 6] = [
+        ("no starts", (vec![], vec![]), "starts must run from 0"),
+        ("starts not from 0", (vec![1, 1], vec![(0, 0, 0)]), "starts must run from 0"),
+        ("starts short of the targets", (vec![0, 1], vec![(0, 0, 0), (0, 0, 1)]), "starts must run from 0"),
+        ("decreasing starts", (vec![0, 2, 1, 2], vec![(0, 0, 0), (0, 0, 1)]), "starts[2] = 1 is below starts[1] = 2"),
+        ("missing core", (vec![0, 2], vec![(0, 0, 0), (1, 0, 0)]), "targets row 1: core (1, 0)"),
+        ("axon 256", (vec![0, 1], vec![(0, 0, 256)]), "targets row 0: field 'axon' = 256"),
+    ];
+    for (what, (starts, targets), expect) in bad_lines {
+        let err = sim.set_input_lines(&starts, &targets).unwrap_err();
+        assert!(matches!(&err, Error::Input(m) if m.contains(expect)), "{what}: {err:?}");
+        assert_eq!(sim.input_line_count(), 2, "{what}: the lines set before must stay");
+    }
+    sim.run(5, &[], false).unwrap();
+    let bad_events = [
+        ("past tick", (3, 0), "events row 1: field 'tick' = 3 is already past"),
+        ("beyond the run", (15, 0), "events row 1: field 'tick' = 15 is beyond this run"),
+        ("line 2", (6, 2), "events row 1: field 'line' = 2 is out of range (2 input lines"),
+        ("line -1", (6, -1), "field 'line' = -1"),
+    ];
+    for (what, event, expect) in bad_events {
+        let err = sim.run_lines(10, &[(6, 0), event], true).unwrap_err();
+        assert!(matches!(&err, Error::Input(m) if m.contains(expect)), "{what}: {err:?}");
+        assert_eq!(sim.tick(), 5, "{what}: a rejected run must not advance");
+    }
+    // Events on line 0 make neuron 0 spike; line 1 (no axons) does nothing.
+    let out = sim.run_lines(10, &[(7, 0), (9, 1), (12, 0)], true).unwrap();
+    assert_eq!(spike_ticks(out.spikes.as_ref().unwrap(), (0, 0), 0), vec![7, 12]);
+    let mut fresh = Simulator::new(&net, 1).unwrap();
+    let err = fresh.run_lines(3, &[(0, 0)], false).unwrap_err();
+    assert!(matches!(&err, Error::Input(m) if m.contains("(0 input lines are defined)")), "{err:?}");
+}
+
+#[test]
 fn inputs_far_ahead_are_held_not_written_early() {
     // An input for tick 20 shares slot 4 with tick 4; it must act at 20 only. Same for 35
     // (slot 3) given in a run starting at tick 0.

@@ -291,6 +291,52 @@ impl PySimulator {
         Ok(run_tuple(py, out))
     }
 
+    /// Define input lines: line k fans out to `targets[starts[k]:starts[k + 1]]`, rows (x, y,
+    /// axon) of an (m, 3) int64 array; `starts` (n + 1,) int64.
+    fn set_input_lines(
+        &mut self,
+        starts: PyReadonlyArray1<'_, i64>,
+        targets: PyReadonlyArray2<'_, i64>,
+    ) -> PyResult<()> {
+        if targets.shape()[1] != 3 {
+            return Err(InputError::new_err(format!(
+                "input line targets has shape {:?}, expected (m, 3) rows (x, y, axon)",
+                targets.shape()
+            )));
+        }
+        let t = targets.as_array();
+        let rows: Vec<(i64, i64, i64)> = (0..t.shape()[0]).map(|r| (t[[r, 0]], t[[r, 1]], t[[r, 2]])).collect();
+        let starts = starts.as_array().to_vec();
+        self.inner.set_input_lines(&starts, &rows).map_err(to_py_err)
+    }
+
+    #[getter]
+    fn input_line_count(&self) -> usize {
+        self.inner.input_line_count()
+    }
+
+    /// Run `ticks` ticks with host events (n, 2) int64 rows (tick, line) on the input lines.
+    /// Returns a tuple as `run`.
+    fn run_lines<'py>(
+        &mut self,
+        py: Python<'py>,
+        ticks: u64,
+        events: PyReadonlyArray2<'py, i64>,
+        record_spikes: bool,
+    ) -> PyResult<RunTuple<'py>> {
+        if events.shape()[1] != 2 {
+            return Err(InputError::new_err(format!(
+                "events has shape {:?}, expected (n, 2) rows (tick, line)",
+                events.shape()
+            )));
+        }
+        let e = events.as_array();
+        let rows: Vec<(i64, i64)> = (0..e.shape()[0]).map(|r| (e[[r, 0]], e[[r, 1]])).collect();
+        let sim = &mut self.inner;
+        let out = py.detach(|| sim.run_lines(ticks, &rows, record_spikes)).map_err(to_py_err)?;
+        Ok(run_tuple(py, out))
+    }
+
     /// Run `ticks` ticks once per inputs array, each from the current state, in parallel; the
     /// simulator does not advance. Returns one tuple (as `run`) per inputs array.
     fn run_batch<'py>(
