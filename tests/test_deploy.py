@@ -129,6 +129,33 @@ def test_three_layer_network_deploys_and_matches(mnist, name):
     np.testing.assert_array_equal(deploy.forward(m.spec, back, spikes), ref)
 
 
+def test_shifted_views_deploy_and_match(mnist):
+    _, _, xt, _ = mnist
+    m = build("5core", seed=2)
+    with torch.no_grad():
+        m.layer1.b.fill_(-2.0)
+    net, samples = deploy.deploy(m, 9, seed=3, views=9)
+    meta = net.metadata[deploy.META_KEY]
+    assert meta["shifts"] == [list(s) for s in deploy.VIEW_SHIFTS] and meta["views"] == 9
+    spikes = evaluate.encode(xt[:30], 1, "stochastic", seed=1, copies=9)
+    sim = evaluate.simulate(net, spikes, chunk=7)
+    ref = deploy.forward(m.spec, samples, spikes, shifts=meta["shifts"])
+    np.testing.assert_array_equal(sim["counts"], ref)
+    # copy 0 is unshifted and equals an unshifted deployment of the same sample
+    np.testing.assert_array_equal(ref[:, 0], deploy.forward(m.spec, samples[:1], spikes[:, :, :1])[:, 0])
+    assert not np.array_equal(ref[:, 1], deploy.forward(m.spec, samples[1:2], spikes[:, :, 1:2])[:, 0])
+    # copy 2 sees the image moved down one row: view pixel (r, c) reads image pixel (r - 1, c),
+    # so its patch core 0's axon 16 (view (1, 0)) is fed by image pixel 0, axon 0 by nothing
+    im = meta["input_map"]
+    core0 = meta["placement"][2]["patch_cores"][0] if "patch_cores" in meta["placement"][2] \
+        else meta["placement"][2]["layer_cores"][0][0]
+    feeds = {(a, p) for p, c, x, y, a in zip(im["pixel"], im["copy"], im["x"], im["y"], im["axon"])
+             if c == 2 and [x, y] == list(core0)}
+    assert (16, 0) in feeds and not any(a == 0 for a, _ in feeds)
+    with pytest.raises(ValueError, match="views = 10"):
+        deploy.deploy(m, 2, views=10)
+
+
 def test_stochastic_encoding_is_per_copy_and_independent_of_slicing(mnist):
     _, _, xt, _ = mnist
     sp = evaluate.Spikes(xt, 2, "stochastic", seed=9, copies=4)

@@ -17,6 +17,12 @@ Blocks fill a chip row by row; further copies go to the next chip along x (one m
 by several cores is several identical neuron copies. Output neurons send to host port
 ``copy * classes + class`` (several neurons share a port; the simulator counts spikes per port).
 
+*Views*: copy ``e`` may read the image translated by a small shift ``(dy, dx)`` (its first
+layer's axon for view pixel ``(r, c)`` gets host input from image pixel ``(r - dy, c - dx)``,
+none when that is outside the image), so that the copies of an ensemble also average over
+translations of the input (test-time augmentation, at no cost on hardware: only the host's
+input map changes). ``views=k`` gives copy ``e`` the shift ``VIEW_SHIFTS[e % k]``.
+
 The saved network's metadata (``Network.metadata["tnsim_deploy"]``) holds everything needed to
 evaluate it alone: the network spec, the placement (cores of each layer of each copy), the
 input map (for every first-layer axon of every copy: pixel, copy, (x, y, axon)), the port ->
@@ -35,6 +41,33 @@ from .neurons import Neurons
 
 CHIP = 64
 META_KEY = "tnsim_deploy"
+#: Shifts (dy, dx) of the views, in the order copies take them: none, then one pixel along
+#: each axis, then diagonally.
+VIEW_SHIFTS = ((0, 0), (0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def view_shifts(copies: int, views: int = 1) -> List[Tuple[int, int]]:
+    """The shift of each copy's view: copy e takes ``VIEW_SHIFTS[e % views]``."""
+    if not 1 <= views <= len(VIEW_SHIFTS):
+        raise ValueError(f"views = {views} is out of range 1..{len(VIEW_SHIFTS)}")
+    return [VIEW_SHIFTS[e % views] for e in range(copies)]
+
+
+def _view_pixels(pixels: np.ndarray, image_shape: Sequence[int], shift: Sequence[int]) -> np.ndarray:
+    """View pixel indices -> the image pixel each reads under ``shift`` (dy, dx), -1 outside."""
+    rows, cols = image_shape
+    r, c = pixels // cols - shift[0], pixels % cols - shift[1]
+    return np.where((r >= 0) & (r < rows) & (c >= 0) & (c < cols), r * cols + c, -1)
+
+
+def _shifts(shifts: Optional[Sequence[Sequence[int]]], copies: int) -> List[Tuple[int, int]]:
+    """Checked per-copy shifts (all (0, 0) when None)."""
+    if shifts is None:
+        return [(0, 0)] * copies
+    out = [(int(dy), int(dx)) for dy, dx in shifts]
+    if len(out) != copies:
+        raise ValueError(f"{len(out)} view shifts for {copies} copies")
+    return out
 
 
 def _weights_matrix(layer: Dict[str, np.ndarray]) -> np.ndarray:
@@ -82,16 +115,19 @@ def _per_copy(spikes: np.ndarray, copies: int) -> np.ndarray:
     return spikes
 
 
-def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray) -> np.ndarray:
+def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray,
+            shifts: Optional[Sequence[Sequence[int]]] = None) -> np.ndarray:
     """Independent NumPy forward pass of sampled integer networks (``spec``: of every copy, or a
     list with one per copy).
 
     ``spikes``: bool input spikes, (n, ticks, pixels) seen by every copy or (n, ticks, copies,
-    pixels) per copy. Returns int64 class spike counts (n, copies, classes) summed over the
-    ticks of each image (each tick is independent: the neurons are memoryless).
+    pixels) per copy; ``shifts``: each copy's view shift (dy, dx), as in the metadata's
+    ``"shifts"``. Returns int64 class spike counts (n, copies, classes) summed over the ticks of
+    each image (each tick is independent: the neurons are memoryless).
     """
     spikes = _per_copy(np.asarray(spikes, bool), len(samples))
     n, T, _, npix = spikes.shape
+    shift_of = _shifts(shifts, len(samples))
     specs = copy_specs(spec, len(samples))
     _, spec_index, wirings = _wirings(specs)
     first = spec[0] if isinstance(spec, (list, tuple)) else spec
@@ -100,6 +136,9 @@ def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray) ->
     for e, smp in enumerate(samples):
         srcs = wirings[spec_index[e]].srcs
         h = spikes[:, :, e if spikes.shape[2] > 1 else 0].reshape(n * T, npix)
+        if shift_of[e] != (0, 0):   # the copy's view: view pixel p shows image pixel read[p]
+            read = _view_pixels(np.arange(npix), specs[e]["image_shape"], shift_of[e])
+            h = np.concatenate([h, np.zeros((n * T, 1), bool)], axis=1)[:, read]
         for li, src in enumerate(srcs):
             layer = smp[f"l{li + 1}"]
             padded = np.concatenate([h, np.zeros((n * T, 1), bool)], axis=1)
@@ -198,11 +237,14 @@ def _wirings(specs: Sequence[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], Lis
 
 
 def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
-                  encoding: Optional[Dict[str, Any]] = None, extra_meta: Optional[Dict[str, Any]] = None) -> Network:
+                  encoding: Optional[Dict[str, Any]] = None, extra_meta: Optional[Dict[str, Any]] = None,
+                  shifts: Optional[Sequence[Sequence[int]]] = None) -> Network:
     """Place sampled copies on the core grid and return a :class:`tnsim.Network` with metadata.
-    ``spec``: of every copy, or a list with one spec per copy (an ensemble of different networks)."""
+    ``spec``: of every copy, or a list with one spec per copy (an ensemble of different networks);
+    ``shifts``: each copy's view shift (dy, dx) (see the module docstring; default none)."""
     copies = len(samples)
     specs = copy_specs(spec, copies)
+    shift_of = _shifts(shifts, copies)
     first = spec[0] if isinstance(spec, (list, tuple)) else spec
     chips, places = placement(specs, copies)
     distinct, spec_index, wirings = _wirings(specs)
@@ -252,7 +294,9 @@ def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
         src0 = wirings[spec_index[e]].srcs[0]
         for p, (x, y) in enumerate(layer_cores(places[e])[0]):
             used = np.nonzero(src0[p] >= 0)[0]
-            for key, val in (("pixel", src0[p, used]), ("copy", np.full(len(used), e)), ("x", np.full(len(used), x)),
+            pix = _view_pixels(src0[p, used], specs[e]["image_shape"], shift_of[e])
+            used, pix = used[pix >= 0], pix[pix >= 0]   # a view pixel outside the image: no input
+            for key, val in (("pixel", pix), ("copy", np.full(len(used), e)), ("x", np.full(len(used), x)),
                              ("y", np.full(len(used), y)), ("axon", used)):
                 cols[key].append(val)
     order = np.argsort(np.concatenate(cols["pixel"]), kind="stable") if copies else np.zeros(0, np.int64)
@@ -273,6 +317,8 @@ def build_network(spec: Any, samples: Sequence[Dict[str, Any]],
         "encoding": encoding or {"mode": "stochastic", "ticks_per_image": 1},
         "tie_rule": "lowest class index among the classes with the most spikes",
     }
+    if any(sh != (0, 0) for sh in shift_of):
+        meta["shifts"] = [list(sh) for sh in shift_of]
     if len(distinct) > 1:   # an ensemble of different networks: every spec and each copy's
         meta["specs"], meta["copy_spec"] = distinct, spec_index
         meta["spec"] = dict(first, name="+".join(dict.fromkeys(sp["name"] for sp in distinct)))
@@ -289,15 +335,19 @@ def network_specs(meta: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [meta["spec"]] * meta["copies"]
 
 
-def deploy(model: Any, copies: int, seed: int = 0, **kw: Any) -> Tuple[Network, List[Dict[str, Any]]]:
-    """Sample ``copies`` networks from ``model`` (or a list of models of one spec, used in turn)
-    and place them: -> (Network, samples)."""
+def deploy(model: Any, copies: int, seed: int = 0, views: int = 1, **kw: Any) -> Tuple[Network, List[Dict[str, Any]]]:
+    """Sample ``copies`` networks from ``model`` (or a list of models, used in turn) and place
+    them, copy e reading view ``e % views`` (:data:`VIEW_SHIFTS`): -> (Network, samples)."""
+    shifts = view_shifts(copies, views)
     samples = sample(model, copies, seed)
     models = _models(model)
     extra = dict(kw.pop("extra_meta", None) or {})
     extra.setdefault("models", len(models))
+    extra.setdefault("views", views)
     specs = [models[e % len(models)].spec for e in range(copies)]
-    return build_network(specs if len(models) > 1 else models[0].spec, samples, extra_meta=extra, **kw), samples
+    net = build_network(specs if len(models) > 1 else models[0].spec, samples, extra_meta=extra,
+                        shifts=shifts if views > 1 else None, **kw)
+    return net, samples
 
 
 def samples_from_network(net: Network) -> List[Dict[str, Any]]:
