@@ -235,3 +235,28 @@ def test_random_shift_moves_images_within_bounds():
     dr, dc = pos // 28 - 14, pos % 28 - 14
     assert torch.all(y.sum(1) == 1) and dr.abs().max() <= 2 and dc.abs().max() <= 2
     assert len(set(zip(dr.tolist(), dc.tolist()))) > 5
+
+
+def test_random_affine_is_seeded_and_bounded():
+    from tnsim.train.trainer import random_affine
+
+    x = torch.zeros(200, 784)
+    x[:, 14 * 28 + 14] = 1.0          # one bright pixel at the centre
+    same = random_affine(x, [28, 28], 0, 0.0, 0.0, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)   # no augmentation: the image itself
+    a = random_affine(x, [28, 28], 2, 12.0, 0.1, torch.Generator().manual_seed(1))
+    b = random_affine(x, [28, 28], 2, 12.0, 0.1, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    # the centre does not move under rotation and scaling, so the pixel moves by the shift only
+    ys = (a.reshape(-1, 28, 28).sum(2) * torch.arange(28)).sum(1) / a.sum(1)
+    xs = (a.reshape(-1, 28, 28).sum(1) * torch.arange(28)).sum(1) / a.sum(1)
+    assert (ys - 14.0).abs().max() <= 2.6 and (xs - 14.0).abs().max() <= 2.6
+    assert (ys - 14.0).std() > 0.5 and (xs - 14.0).std() > 0.5
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    # a pixel off the centre turns: at +-12 degrees, row 4 of a vertical bar moves sideways
+    bar = torch.zeros(200, 28, 28)
+    bar[:, 4:25, 14] = 1.0
+    r = random_affine(bar.reshape(200, -1), [28, 28], 0, 12.0, 0.0, torch.Generator().manual_seed(2))
+    top = r.reshape(-1, 28, 28)[:, 4:7].sum(1)
+    centre_x = (top * torch.arange(28)).sum(1) / top.sum(1)
+    assert (centre_x - 14.0).abs().max() > 1.0

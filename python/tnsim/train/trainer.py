@@ -40,6 +40,8 @@ class TrainConfig:
     threads: int = 1                 # torch threads (1 is fastest for these small matmuls on a busy 2-core box)
     train_subset: int = 0            # 0: all training images
     shift: int = 0                   # augmentation: random translation by up to +-shift pixels
+    rotate: float = 0.0              # augmentation: random rotation by up to +-rotate degrees
+    scale: float = 0.0               # augmentation: random scaling by a factor in 1 +- scale
     device: str = "cpu"              # torch device to train on ("cpu", "cuda", ...)
     spec_seed: Optional[int] = None  # seed of a named network's random wiring (None: seed)
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -63,6 +65,26 @@ def random_shift(x: torch.Tensor, shape: Any, shift: int, gen: torch.Generator) 
     r = torch.arange(rows, device=x.device)[None, :] + d[:, :1]
     c = torch.arange(cols, device=x.device)[None, :] + d[:, 1:]
     out = img[torch.arange(B, device=x.device)[:, None, None], r[:, :, None], c[:, None, :]]
+    return out.reshape(B, rows * cols)
+
+
+def random_affine(x: torch.Tensor, shape: Any, shift: float, rotate: float, scale: float,
+                  gen: torch.Generator) -> torch.Tensor:
+    """Each image (B, rows*cols) rotated by up to +-``rotate`` degrees and scaled by a factor
+    in 1 +- ``scale`` about its centre, then translated by up to +-``shift`` pixels along each
+    axis (uniform draws, bilinear interpolation, zero outside the image)."""
+    B = x.shape[0]
+    rows, cols = shape
+    u = torch.rand((B, 4), generator=gen).to(x.device) * 2 - 1          # uniform in [-1, 1)
+    angle = u[:, 0] * math.radians(rotate)
+    factor = 1 + u[:, 1] * scale
+    cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
+    # affine_grid maps output to input coordinates in [-1, 1]; a pixel is 2 / size wide
+    theta = torch.stack([torch.stack([cos, -sin * rows / cols, -u[:, 2] * shift * 2 / cols], 1),
+                         torch.stack([sin * cols / rows, cos, -u[:, 3] * shift * 2 / rows], 1)], 1)
+    grid = F.affine_grid(theta, [B, 1, rows, cols], align_corners=False)
+    out = F.grid_sample(x.reshape(B, 1, rows, cols), grid, mode="bilinear", padding_mode="zeros",
+                        align_corners=False)
     return out.reshape(B, rows * cols)
 
 
@@ -151,7 +173,9 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, step, total)
             xb = xt[idx]
-            if cfg.shift:
+            if cfg.rotate or cfg.scale:
+                xb = random_affine(xb, model.spec["image_shape"], cfg.shift, cfg.rotate, cfg.scale, gen)
+            elif cfg.shift:
                 xb = random_shift(xb, model.spec["image_shape"], cfg.shift, gen)
             counts = model(xb)
             loss = F.cross_entropy(cfg.beta * counts, yt[idx])
