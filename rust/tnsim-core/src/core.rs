@@ -776,8 +776,9 @@ fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4])
 
 /// The same for neurons of different dynamics that share their kernel flags: neuron j's numbers
 /// come from `table[index[j]]`, and only the neurons set in `keep` are updated (the others, the
-/// ones that draw, keep V and do not spike here).
-#[inline(always)]
+/// ones that draw, keep V and do not spike here). Out of line: the lookups keep it scalar in
+/// any case, and inlining it into each instruction set's tick only made the tick larger.
+#[inline(never)]
 fn dynamics_indexed(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
