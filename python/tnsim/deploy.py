@@ -115,6 +115,12 @@ def _per_copy(spikes: np.ndarray, copies: int) -> np.ndarray:
     return spikes
 
 
+def _take(h: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Columns ``idx`` (any shape) of the spikes ``h`` (rows, units); False where idx is -1."""
+    padded = np.concatenate([h, np.zeros((h.shape[0], 1), bool)], axis=1)
+    return padded[:, np.where(idx >= 0, idx, h.shape[1])]
+
+
 def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray,
             shifts: Optional[Sequence[Sequence[int]]] = None) -> np.ndarray:
     """Independent NumPy forward pass of sampled integer networks (``spec``: of every copy, or a
@@ -137,12 +143,10 @@ def forward(spec: Any, samples: Sequence[Dict[str, Any]], spikes: np.ndarray,
         srcs = wirings[spec_index[e]].srcs
         h = spikes[:, :, e if spikes.shape[2] > 1 else 0].reshape(n * T, npix)
         if shift_of[e] != (0, 0):   # the copy's view: view pixel p shows image pixel read[p]
-            read = _view_pixels(np.arange(npix), specs[e]["image_shape"], shift_of[e])
-            h = np.concatenate([h, np.zeros((n * T, 1), bool)], axis=1)[:, read]
+            h = _take(h, _view_pixels(np.arange(npix), specs[e]["image_shape"], shift_of[e]))
         for li, src in enumerate(srcs):
             layer = smp[f"l{li + 1}"]
-            padded = np.concatenate([h, np.zeros((n * T, 1), bool)], axis=1)
-            x = padded[:, np.where(src >= 0, src, h.shape[1])].astype(np.int32)      # (nT, K, A)
+            x = _take(h, src).astype(np.int32)                                       # (nT, K, A)
             v = np.einsum("bka,kan->bkn", x, _weights_matrix(layer)) + layer["leak"][None]
             h = (v >= 1).reshape(n * T, -1)
         out[:, e] = h.reshape(n, T, -1, classes, per_class).sum(axis=(1, 2, 4))

@@ -184,10 +184,10 @@ class InputMap:
 
     def rows(self, spikes: np.ndarray, tick0: int) -> np.ndarray:
         """bool spikes (n, T, pixels) for all copies, or (n, T, copies, pixels) per copy ->
-        int64 (rows, 4) (tick, x, y, axon); image k tick t at tick0 + k T + t."""
+        int64 (rows, 4) (tick, x, y, axon); image k tick t at tick0 + k T + t: the
+        :meth:`events`, each expanded to the axons of its line."""
         table, start, count = self.per_copy if self._per_copy(spikes.shape) else self.shared
-        n, T = spikes.shape[:2]
-        tk, px = np.nonzero(spikes.reshape(n * T, -1))
+        ticks, px = self.events(spikes, tick0).T
         reps = count[px]
         total = int(reps.sum())
         if total == 0:
@@ -198,7 +198,7 @@ class InputMap:
         idx = np.repeat(start[px] - first, reps)
         idx += np.arange(total)
         out = table[idx]
-        out[:, 0] = np.repeat(tk + tick0, reps)
+        out[:, 0] = np.repeat(ticks, reps)
         return out
 
 
