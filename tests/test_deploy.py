@@ -47,6 +47,42 @@ def test_sampling_rules(model):
     assert abs(frac - c1.mean()) < 0.01
 
 
+@pytest.mark.parametrize("sampling", deploy.SAMPLINGS)
+def test_each_copy_is_a_sample_of_c(model, sampling):
+    """Every copy of either sampling follows c: the on-fraction of synapses whose probability
+    is in a bin matches the bin, for each single copy (stratifying changes the copies' joint
+    law, not each copy's)."""
+    c = model.layer2.c.detach().numpy()
+    bins = np.digitize(c, [0.2, 0.4, 0.6, 0.8])
+    for smp in deploy.sample(model, 4, seed=3, sampling=sampling):
+        on = smp["l2"]["crossbar"]
+        for b in range(5):
+            sel = bins == b
+            if sel.sum() > 2000:
+                assert abs(on[sel].mean() - c[sel].mean()) < 0.03, (sampling, b)
+
+
+def test_stratified_copies_have_floor_or_ceil_of_n_c(model):
+    """Latin hypercube over the copies of each model: a synapse is on in floor(n c) or
+    ceil(n c) of its model's n copies; with two models, copies taken in turn."""
+    other = build("5core", seed=2)       # untrained: c uniform in [0, 1]
+    samples = deploy.sample([model, other], 6, seed=5, sampling="stratified")
+    for m, mdl in enumerate((model, other)):
+        for name, layer in (("l1", mdl.layer1), ("l2", mdl.layer2)):
+            c = layer.probabilities()
+            count = sum(samples[e][name]["crossbar"].astype(int) for e in range(m, 6, 2))
+            assert np.all((count == np.floor(3 * c)) | (count == np.ceil(3 * c))), (m, name)
+    # independent copies spread binomially: some synapse is on in a count outside that range
+    free = deploy.sample(model, 3, seed=5, sampling="independent")
+    count = sum(s["l2"]["crossbar"].astype(int) for s in free)
+    c = model.layer2.probabilities()
+    assert not np.all((count == np.floor(3 * c)) | (count == np.ceil(3 * c)))
+    again = deploy.sample([model, other], 6, seed=5, sampling="stratified")
+    assert all(np.array_equal(a["l1"]["crossbar"], b["l1"]["crossbar"]) for a, b in zip(samples, again))
+    with pytest.raises(ValueError, match="sampling = 'lhs'"):
+        deploy.sample(model, 2, sampling="lhs")
+
+
 def test_memoryless_neurons_and_routes(model):
     net, _ = deploy.deploy(model, 2, seed=0)
     meta = net.metadata[deploy.META_KEY]

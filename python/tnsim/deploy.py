@@ -1,7 +1,8 @@
 """Deployment: sample trained probabilistic networks into deterministic TrueNorth cores.
 
-Each *copy* of an ensemble is an independent sample of the trained network: synapse (a, j) is
-on iff ``c[a, j] > u`` with a fresh uniform ``u`` per copy, and every neuron is the memoryless
+Each *copy* of an ensemble is a sample of the trained network: synapse (a, j) is on iff
+``c[a, j] > u`` with a uniform ``u`` per copy (drawn afresh, or stratified over the copies so
+that the ensemble's mean crossbar is ``c`` to within 1/copies: :func:`sample`), and every neuron is the memoryless
 classifier neuron of SPEC.md section 8 (threshold 1, reset to 0 in mode 0, kappa 1, beta 0,
 leak = round(bias) clipped to -255..255). A sampled network is plain NumPy data (see
 :func:`sample`: one dict per layer, ``"l1"``, ``"l2"``, ...), independent of PyTorch;
@@ -78,13 +79,51 @@ def _weights_matrix(layer: Dict[str, np.ndarray]) -> np.ndarray:
     return np.where(layer["crossbar"], s, 0).astype(np.int32)
 
 
-def sample(model: Any, copies: int, seed: int = 0) -> List[Dict[str, Any]]:
+#: How the copies of one trained model draw their synapses (see :func:`sample`).
+SAMPLINGS = ("stratified", "independent")
+
+
+def sample(model: Any, copies: int, seed: int = 0, sampling: str = "stratified") -> List[Dict[str, Any]]:
     """Draw ``copies`` deterministic networks from a trained :class:`CoreNetwork`, or from a list
-    of trained models (copy e from model e mod len(models); the models may differ in spec)."""
+    of trained models (copy e from model e mod len(models); the models may differ in spec).
+
+    Each copy alone is an exact sample: synapse (a, j) is on iff ``c[a, j] > u`` with ``u``
+    uniform in [0, 1). ``sampling="independent"`` draws every copy's ``u`` afresh.
+    ``"stratified"`` (Latin hypercube over the n copies of each model) gives the copies of a
+    synapse the uniforms ``(pi_e + v_e) / n`` of a random permutation ``pi`` of 0..n-1 (one per
+    synapse) and fresh ``v`` in [0, 1): then the number of copies that have the synapse is
+    ``floor(n c)`` or ``ceil(n c)`` instead of binomially spread, so the ensemble's mean
+    crossbar is ``c`` to within ``1/n`` (the ensemble varies less from one seed to the next).
+    """
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling = {sampling!r}: expected one of {', '.join(SAMPLINGS)}")
     models = _models(model)
     rng = np.random.default_rng(seed)
-    return [{f"l{i + 1}": layer.sample(rng) for i, layer in enumerate(models[e % len(models)].layers)}
-            for e in range(copies)]
+    if sampling == "independent":
+        return [{f"l{i + 1}": layer.sample(rng) for i, layer in enumerate(models[e % len(models)].layers)}
+                for e in range(copies)]
+    out: List[Dict[str, Any]] = [{} for _ in range(copies)]
+    for m, mdl in enumerate(models):
+        mine = list(range(m, copies, len(models)))
+        for i, layer in enumerate(mdl.layers):
+            crossbars = _stratified_crossbars(layer.probabilities(), len(mine), rng)
+            for k, e in enumerate(mine):
+                out[e][f"l{i + 1}"] = layer.hardware(crossbars[k])
+    return out
+
+
+def _stratified_crossbars(c: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` bool crossbars ``c > u`` with Latin-hypercube uniforms ``u`` over the n (see
+    :func:`sample`); drawn in chunks of synapses to bound the memory."""
+    flat = c.reshape(-1)
+    out = np.empty((n, flat.size), dtype=bool)
+    step = max(1, (1 << 22) // max(n, 1))
+    strata = np.arange(n, dtype=np.float64)[:, None]
+    for s in range(0, flat.size, step):
+        m = min(step, flat.size - s)
+        u = (rng.permuted(np.repeat(strata, m, axis=1), axis=0) + rng.random((n, m))) / n
+        out[:, s:s + m] = flat[None, s:s + m] > u
+    return out.reshape((n,) + c.shape)
 
 
 def _models(model: Any) -> List[Any]:
@@ -339,15 +378,18 @@ def network_specs(meta: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [meta["spec"]] * meta["copies"]
 
 
-def deploy(model: Any, copies: int, seed: int = 0, views: int = 1, **kw: Any) -> Tuple[Network, List[Dict[str, Any]]]:
-    """Sample ``copies`` networks from ``model`` (or a list of models, used in turn) and place
-    them, copy e reading view ``e % views`` (:data:`VIEW_SHIFTS`): -> (Network, samples)."""
+def deploy(model: Any, copies: int, seed: int = 0, views: int = 1, sampling: str = "stratified",
+           **kw: Any) -> Tuple[Network, List[Dict[str, Any]]]:
+    """Sample ``copies`` networks from ``model`` (or a list of models, used in turn; ``sampling``
+    as in :func:`sample`) and place them, copy e reading view ``e % views``
+    (:data:`VIEW_SHIFTS`): -> (Network, samples)."""
     shifts = view_shifts(copies, views)
-    samples = sample(model, copies, seed)
+    samples = sample(model, copies, seed, sampling)
     models = _models(model)
     extra = dict(kw.pop("extra_meta", None) or {})
     extra.setdefault("models", len(models))
     extra.setdefault("views", views)
+    extra.setdefault("sampling", sampling)
     specs = [models[e % len(models)].spec for e in range(copies)]
     net = build_network(specs if len(models) > 1 else models[0].spec, samples, extra_meta=extra,
                         shifts=shifts if views > 1 else None, **kw)

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .deploy import SAMPLINGS
 from .evaluate import ENCODINGS
 from .specs import SPECS
 
@@ -80,12 +81,13 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
         networks: Sequence[str] = ("5core", "large"), copies: Sequence[int] = (1, 4, 16, 64),
         epochs: Optional[int] = None, test_subset: Optional[int] = None, train_subset: int = 0,
         ticks_per_image: int = 1, encoding: str = "stochastic", seed: int = 0, dataset: str = "mnist",
-        threads: int = 1, models: int = 1, views: int = 1) -> List[Dict[str, Any]]:
+        threads: int = 1, models: int = 1, views: int = 1, sampling: str = "stratified") -> List[Dict[str, Any]]:
     """Train, deploy and evaluate each entry of ``networks``: a network name, or names joined by
     ``+`` for an ensemble that takes its copies in turn from those networks' models. ``models``
     trained models per network (seeds ``seed``, ``seed + 1``, ...) share each ensemble the same
     way. ``views``: copy e of an ensemble reads the image shifted by ``deploy.VIEW_SHIFTS[e %
-    views]`` (1: every copy reads it as it is). A finished checkpoint in ``out`` of exactly the
+    views]`` (1: every copy reads it as it is). ``sampling``: how the copies of a model draw
+    their synapses (``deploy.SAMPLINGS``). A finished checkpoint in ``out`` of exactly the
     same training configuration is reused."""
     from . import data, deploy, evaluate
     from .train import TrainConfig, expected_accuracy, train
@@ -140,7 +142,7 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
         label = "+".join(parts) + (f" ({models} models each)" if models > 1 else "")
         label += f" ({views} views)" if views > 1 else ""
         for e in copies:
-            net, _ = deploy.deploy([t["model"] for t in pool], e, seed=seed + 1, views=views,
+            net, _ = deploy.deploy([t["model"] for t in pool], e, seed=seed + 1, views=views, sampling=sampling,
                                    encoding={"mode": encoding, "ticks_per_image": ticks_per_image})
             path = out / f"{entry.replace('+', '_')}_x{e}.tnsim"
             net.save(path)
@@ -149,7 +151,7 @@ def run(out: "str | Path", data_dir: Optional[str] = None, quick: bool = False, 
             row = {k: res[k] for k in ("copies", "cores", "images", "accuracy",
                                        "energy_uj_per_image", "images_per_s", "sim_images_per_s",
                                        "ticks_per_image", "encoding", "energy_model")}
-            row.update({"network": label, "models": len(pool), "views": views,
+            row.update({"network": label, "models": len(pool), "views": views, "sampling": sampling,
                         "train_seconds": round(sum(t["seconds"] for t in pool), 1),
                         "epochs": [t["epochs"] for t in pool] if len(pool) > 1 else pool[0]["epochs"],
                         "expected_accuracy": [t["expected"] for t in pool] if len(pool) > 1 else pool[0]["expected"],
@@ -212,7 +214,7 @@ def cmd_deploy(args: Any) -> int:
 
     models = [load_checkpoint(c)[0] for c in args.checkpoint]
     try:
-        net, _ = deploy.deploy(models, args.copies, seed=args.seed, views=args.views,
+        net, _ = deploy.deploy(models, args.copies, seed=args.seed, views=args.views, sampling=args.sampling,
                                encoding={"mode": args.encoding, "ticks_per_image": args.ticks_per_image})
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -255,7 +257,8 @@ def cmd_reproduce(args: Any) -> int:
         networks=args.networks.split(","), copies=[int(c) for c in args.copies.split(",")],
         epochs=args.epochs, test_subset=args.test_subset, train_subset=args.train_subset,
         ticks_per_image=args.ticks_per_image, encoding=args.encoding, seed=args.seed,
-        dataset=args.dataset, threads=args.threads, models=args.models, views=args.views)
+        dataset=args.dataset, threads=args.threads, models=args.models, views=args.views,
+        sampling=args.sampling)
     return 0
 
 
@@ -288,6 +291,10 @@ def add_pipeline_commands(sub: Any) -> None:
     d.add_argument("--encoding", default="stochastic", choices=list(ENCODINGS))
     d.add_argument("--views", type=int, default=1,
                    help="copy e reads the image shifted by VIEW_SHIFTS[e %% N] (1..9; 1: unshifted)")
+    d.add_argument("--sampling", default="stratified", choices=list(SAMPLINGS),
+                   help="how the copies of a model draw their synapses: stratified (Latin hypercube over "
+                        "the copies: the ensemble's mean crossbar follows the probabilities to 1/copies) or "
+                        "independent")
     d.add_argument("-o", "--output", default="model.tnsim")
     d.set_defaults(func=cmd_deploy)
     e = sub.add_parser("eval", help="evaluate a deployed network in the simulator")
@@ -310,6 +317,10 @@ def add_pipeline_commands(sub: Any) -> None:
     r.add_argument("--copies", default="1,4,16,64")
     r.add_argument("--views", type=int, default=1,
                    help="copy e reads the image shifted by one of N small translations (1..9; 1: none)")
+    r.add_argument("--sampling", default="stratified", choices=list(SAMPLINGS),
+                   help="how the copies of a model draw their synapses: stratified (Latin hypercube over "
+                        "the copies: the ensemble's mean crossbar follows the probabilities to 1/copies) or "
+                        "independent")
     r.add_argument("--epochs", type=int, default=None, help="override the per-network epochs")
     r.add_argument("--test-subset", type=int, default=None, help="first N test images (quick: 2000)")
     r.add_argument("--train-subset", type=int, default=0)

@@ -108,15 +108,26 @@ class ProbCoreLayer(nn.Module):
         self.b.clamp_(-BIAS_LIMIT, BIAS_LIMIT)
 
     @torch.no_grad()
-    def sample(self, rng: np.random.Generator) -> dict:
-        """One deterministic hardware sample: crossbar (K, A, N) bool = c > u, leak = round(b)."""
+    def probabilities(self) -> np.ndarray:
+        """Connection probabilities of every deployed core, ``(K, A, N)`` float64 (a shared
+        layer's one filter bank repeated for each core)."""
+        c = self.c.detach().cpu().numpy().astype(np.float64)
+        return np.broadcast_to(c, (self.cores, AXONS, self.neurons))
+
+    @torch.no_grad()
+    def hardware(self, crossbar: np.ndarray) -> dict:
+        """The deterministic hardware layer with this ``(K, A, N)`` bool crossbar: leak =
+        round(b), the layer's axon types and weight tables."""
         K = self.cores
-        c = np.broadcast_to(self.c.detach().cpu().numpy(), (K, AXONS, self.neurons))
-        u = rng.random(c.shape)
         b = np.broadcast_to(self.b.detach().cpu().numpy(), (K, self.neurons))
         return {
-            "crossbar": c > u,
+            "crossbar": crossbar,
             "leak": np.clip(np.rint(b), -255, 255).astype(np.int64),
             "axon_types": np.broadcast_to(self.axon_types.cpu().numpy(), (K, AXONS)).copy(),
             "weight_tables": np.broadcast_to(self.weight_tables.cpu().numpy(), (K, self.neurons, 4)).copy(),
         }
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        """One deterministic hardware sample: crossbar (K, A, N) bool = c > u, leak = round(b)."""
+        c = self.probabilities()
+        return self.hardware(c > rng.random(c.shape))
