@@ -23,7 +23,7 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -263,7 +263,7 @@ def machine() -> Dict[str, object]:
             "platform": platform.platform()}
 
 
-def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> Dict[str, object]:
+def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Run every benchmark and return the report (also printed through ``log``)."""
     threads = min(2, os.cpu_count() or 1)
     ticks = 200 if quick else 1000
@@ -322,25 +322,25 @@ def _first_cores(net: Network, count: int) -> Network:
     return out
 
 
-def print_report(report: Dict[str, object], log: Callable[[str], None] = print) -> None:
+def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> None:
     log("")
     log(f"{'workload':26s} {'cores':>6s} {'thr':>3s} {'isa':>8s} {'ticks/s':>9s} {'x real':>7s} "
         f"{'ns/core-tick':>12s} {'syn ev/s':>10s} {'rate':>6s} {'B/core':>7s}")
-    for r in report["rows"]:  # type: ignore[union-attr]
+    for r in report["rows"]:
         log(f"{r['name']:26s} {r['cores']:6d} {r['threads']:3d} {r['isa']:>8s} {r['ticks_per_s']:9.1f} "
             f"{r['realtime_factor']:7.2f} {r['ns_per_core_tick']:12.1f} {r['synaptic_events_per_s']:10.3g} "
             f"{r['firing_rate'] * 100:5.2f}% {r['bytes_per_core']:7.0f}")
-    ref = float(report["reference_us_per_core_tick"])  # type: ignore[arg-type]
-    eng = float(report["engine_small_us_per_core_tick"])  # type: ignore[arg-type]
+    ref = float(report["reference_us_per_core_tick"])
+    eng = float(report["engine_small_us_per_core_tick"])
     # One CPU core's cost: the single-thread full-chip row.
-    one = [r for r in report["rows"] if r["name"] == "chip" and r["threads"] == 1]  # type: ignore[union-attr]
+    one = [r for r in report["rows"] if r["name"] == "chip" and r["threads"] == 1]
     cpu_us = one[0]["ns_per_core_tick"] / 1e3
     log("")
     log("per core-tick, one CPU core:")
     log(f"  tnsim engine, full chip        {cpu_us:10.3f} us")
     log(f"  tnsim engine, 4 cores          {eng:10.3f} us")
     log(f"  NumPy reference (same 4 cores) {ref:10.1f} us   ({ref / eng:,.0f}x the engine, measured here)")
-    for peer, us in report["peers_us_per_core_tick"].items():  # type: ignore[union-attr]
+    for peer, us in report["peers_us_per_core_tick"].items():
         log(f"  {peer:30s} {us:10.1f} us   ({us / cpu_us:,.0f}x the engine; published figure)")
     ff = report.get("feedforward")
     if ff:

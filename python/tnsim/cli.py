@@ -70,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     ref = ReferenceSimulator(net).run(args.ticks, inputs)
     t_ref = time.perf_counter() - t0
-    same = (np.array_equal(res.spikes, ref.spikes)
+    same = (res.spikes is not None and ref.spikes is not None and np.array_equal(res.spikes, ref.spikes)
             and all(np.array_equal(res.counters[n], ref.counters[n]) for n in COUNTER_NAMES))
     print(f"engine    {t_engine * 1e3:9.1f} ms  ({args.ticks / t_engine:,.0f} ticks/s)")
     print(f"reference {t_ref * 1e3:9.1f} ms  ({t_ref / t_engine:,.0f}x slower)")

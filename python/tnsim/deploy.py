@@ -409,7 +409,7 @@ def samples_from_network(net: Network) -> List[Dict[str, Any]]:
             layer = {"crossbar": np.zeros((K, 256, H), bool), "leak": np.zeros((K, H), np.int64),
                      "axon_types": np.zeros((K, 256), np.int64), "weight_tables": np.zeros((K, H, 4), np.int64)}
             for k, xy in enumerate(cores):
-                cfg = net.core(tuple(xy))
+                cfg = net.core((int(xy[0]), int(xy[1])))
                 layer["axon_types"][k] = cfg.axon_types
                 leak, weights = np.asarray(cfg.neurons.leak), np.asarray(cfg.neurons.weights)
                 if li == wr.last:

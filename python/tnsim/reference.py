@@ -25,7 +25,7 @@ Use :class:`ReferenceSimulator` like :class:`tnsim.Simulator`, or :func:`run` fo
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -106,7 +106,7 @@ class _Core:
         self.prng = initial_prng_state(core.seed)
 
         # Python-int copies of the parameters for the literal (scalar) evaluation.
-        self._lists = None
+        self._lists: Optional[Dict[str, Any]] = None
         # How often an addition hit a bound (vectorised path only): lets tests check that
         # random networks really exercise saturation.
         self.saturations = {"low": 0, "high": 0}
