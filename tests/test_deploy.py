@@ -103,12 +103,12 @@ def test_memoryless_neurons_and_routes(model):
 
 
 @pytest.mark.parametrize("ticks,mode", [(1, "stochastic"), (2, "stochastic"), (3, "threshold"),
-                                        (2, "stochastic-shared")])
+                                        (2, "stochastic-shared"), (2, "stochastic-stratified")])
 def test_simulator_matches_independent_forward(model, mnist, ticks, mode):
     _, _, xt, yt = mnist
     net, samples = deploy.deploy(model, 3, seed=7)
     spikes = evaluate.encode(xt, ticks, mode, seed=11, copies=3)
-    assert spikes.shape == ((len(xt), ticks, 3, 784) if mode == "stochastic" else (len(xt), ticks, 784))
+    assert spikes.shape == ((len(xt), ticks, 3, 784) if mode in evaluate.PER_COPY else (len(xt), ticks, 784))
     sim = evaluate.simulate(net, spikes, chunk=70)
     ref = deploy.forward(model.spec, samples, spikes)
     assert sim["counts"].sum() > 0
@@ -206,6 +206,27 @@ def test_stochastic_encoding_is_per_copy_and_independent_of_slicing(mnist):
     assert shared[:].shape == (len(xt), 1, 784)
     with pytest.raises(ValueError, match="unknown encoding"):
         evaluate.Spikes(xt, 1, "poisson")
+
+
+def test_stratified_encoding_spreads_each_pixel_over_the_copies(mnist):
+    """Each copy's law is the stochastic one, but floor(n p) or ceil(n p) of the n copies see
+    a pixel of intensity p spike in a tick; intensity 1 always spikes, 0 never."""
+    _, _, xt, _ = mnist
+    x = xt.copy()
+    x[:, 0], x[:, 1] = 1.0, 0.0
+    sp = evaluate.Spikes(x, 2, "stochastic-stratified", seed=9, copies=6)
+    whole = sp[:]
+    assert whole.shape == (len(x), 2, 6, 784)
+    np.testing.assert_array_equal(np.concatenate([sp[0:7], sp[7:260], sp[260:]]), whole)
+    assert whole[..., 0].all() and not whole[..., 1].any()
+    count = whole.sum(axis=2)
+    n_p = 6 * x[:, None, :].astype(np.float64)
+    assert np.all((count == np.floor(n_p)) | (count == np.ceil(n_p)))
+    assert abs(float(whole[:, :, 3].mean()) - float(x.mean())) < 0.01     # one copy alone
+    assert not np.array_equal(whole[:, :, 0], whole[:, :, 1])
+    # the independent encoding spreads binomially
+    free = evaluate.Spikes(x, 2, "stochastic", seed=9, copies=6)[:].sum(axis=2)
+    assert not np.all((free == np.floor(n_p)) | (free == np.ceil(n_p)))
 
 
 def test_save_load_round_trip_gives_same_decisions(model, mnist, tmp_path):

@@ -3,7 +3,11 @@
 Input encoding (:class:`Spikes`, :func:`encode`): ``"stochastic"`` - in each tick each of a
 copy's axons reading a pixel spikes with probability equal to the pixel's intensity in [0, 1],
 drawn independently for each copy (seeded Bernoulli, NumPy PCG64; the host sends every copy its
-own spikes, as it must send every copy's axons their spikes anyway); ``"stochastic-shared"`` -
+own spikes, as it must send every copy's axons their spikes anyway); ``"stochastic-stratified"``
+- the same law for each copy, but the n copies' draws of a pixel in a tick are stratified (Latin
+hypercube: copy e spikes iff ``(pi_e + v_e) / n < intensity`` for a random permutation ``pi`` of
+the copies and fresh uniforms ``v``), so that floor(n p) or ceil(n p) of the copies see the
+spike instead of a binomial number; ``"stochastic-shared"`` -
 one draw per pixel and tick, seen by all copies; ``"threshold"`` - a pixel spikes in every tick
 iff its intensity is > 0.5. Independent draws let an ensemble average out the input noise as
 well as the synapse sampling. Image k occupies ticks
@@ -67,8 +71,11 @@ def energy_joules(totals: Dict[str, int], cores: int, ticks: int) -> tuple:
         return float(_energy_estimate(totals, cores, ticks)["total"]), "evaluate._energy_estimate (fallback)"
 
 
-#: Input encodings: per-copy stochastic (the default), stochastic shared by all copies, threshold.
-ENCODINGS = ("stochastic", "stochastic-shared", "threshold")
+#: Input encodings: per-copy stochastic (the default), per-copy stochastic stratified over the
+#: copies, stochastic shared by all copies, threshold.
+ENCODINGS = ("stochastic", "stochastic-stratified", "stochastic-shared", "threshold")
+#: The encodings that draw every copy's spikes (the others send all copies the same spikes).
+PER_COPY = ("stochastic", "stochastic-stratified")
 _BLOCK = 256   # images per block of the stochastic encodings' random streams
 
 
@@ -77,8 +84,9 @@ class Spikes:
     the whole test set would not fit in memory).
 
     ``spikes[k0:k1]`` is bool ``(k1 - k0, T, pixels)`` (shared encodings) or ``(k1 - k0, T,
-    copies, pixels)`` (per-copy stochastic encoding). The draws of image k depend only on the
-    seed, k's block of 256 images and the copy, never on how the images are sliced.
+    copies, pixels)`` (per-copy encodings). The draws of image k depend only on the seed, k's
+    block of 256 images and the copy (stratified: and the number of copies), never on how the
+    images are sliced.
     """
 
     def __init__(self, images: np.ndarray, ticks_per_image: int = 1, mode: str = "stochastic", seed: int = 0,
@@ -91,9 +99,9 @@ class Spikes:
         if self.images.ndim != 2:
             raise ValueError(f"images must be (n, pixels), got shape {self.images.shape}")
         self.T, self.mode, self.seed = ticks_per_image, mode, seed
-        self.copies = copies if mode == "stochastic" else 1
+        self.copies = copies if mode in PER_COPY else 1
         n, npix = self.images.shape
-        self.shape = (n, self.T, self.copies, npix) if mode == "stochastic" else (n, self.T, npix)
+        self.shape = (n, self.T, self.copies, npix) if mode in PER_COPY else (n, self.T, npix)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -106,11 +114,24 @@ class Spikes:
         if self.mode == "stochastic-shared":
             rng = np.random.default_rng([self.seed, b])
             return rng.random((n, self.T, npix), dtype=np.float32) < img[:, None, :]
+        if self.mode == "stochastic-stratified":
+            return self._stratified_block(b, img)
         out = np.empty((n, self.T, self.copies, npix), bool)
         for e in range(self.copies):
             rng = np.random.default_rng([self.seed, b, e])
             out[:, :, e] = rng.random((n, self.T, npix), dtype=np.float32) < img[:, None, :]
         return out
+
+    def _stratified_block(self, b: int, img: np.ndarray) -> np.ndarray:
+        """Per-copy spikes whose copies are a Latin hypercube for every (image, tick, pixel)."""
+        n, npix = img.shape
+        c = self.copies
+        rng = np.random.default_rng([self.seed, b, c, 1])
+        strata = rng.permuted(np.repeat(np.arange(c, dtype=np.float64)[:, None], n * self.T * npix, axis=1), axis=0)
+        # float64: (c - 1 + v) / c must stay below 1, so that intensity 1 always spikes
+        u = (strata + rng.random(strata.shape)) / c
+        spikes = u.reshape(c, n, self.T, npix) < img[None, :, None, :]
+        return spikes.transpose(1, 2, 0, 3)
 
     def __getitem__(self, sl: slice) -> np.ndarray:
         k0, k1, step = sl.indices(len(self))
@@ -126,7 +147,7 @@ class Spikes:
 def encode(images: np.ndarray, ticks_per_image: int = 1, mode: str = "stochastic", seed: int = 0,
            copies: int = 1) -> np.ndarray:
     """float (n, pixels) in [0, 1] -> bool spikes: ``(n, T, copies, pixels)`` for the per-copy
-    ``"stochastic"`` encoding, ``(n, T, pixels)`` for the shared ones (see :class:`Spikes`)."""
+    encodings, ``(n, T, pixels)`` for the shared ones (see :class:`Spikes`)."""
     return Spikes(images, ticks_per_image, mode, seed, copies)[:]
 
 
