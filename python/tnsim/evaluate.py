@@ -127,11 +127,12 @@ class Spikes:
         n, npix = img.shape
         c = self.copies
         rng = np.random.default_rng([self.seed, b, c, 1])
-        strata = rng.permuted(np.repeat(np.arange(c, dtype=np.float64)[:, None], n * self.T * npix, axis=1), axis=0)
-        # float64: (c - 1 + v) / c must stay below 1, so that intensity 1 always spikes
-        u = (strata + rng.random(strata.shape)) / c
-        spikes = u.reshape(c, n, self.T, npix) < img[None, :, None, :]
-        return spikes.transpose(1, 2, 0, 3)
+        # copies last while drawing: each permutation is then a contiguous run
+        strata = rng.permuted(np.broadcast_to(np.arange(c, dtype=np.float32), (n, self.T, npix, c)), axis=3)
+        # (pi + v) / c < p as v < c p - pi: exact for p = 1 (always spikes) in float32
+        room = (np.float32(c) * img)[:, None, :, None] - strata
+        spikes = rng.random(strata.shape, dtype=np.float32) < room
+        return np.ascontiguousarray(spikes.transpose(0, 1, 3, 2))
 
     def __getitem__(self, sl: slice) -> np.ndarray:
         k0, k1, step = sl.indices(len(self))
