@@ -2,12 +2,12 @@
 
 Each *copy* of an ensemble is a sample of the trained network: synapse (a, j) is on iff
 ``c[a, j] > u`` with a uniform ``u`` per copy (drawn afresh, or stratified over the copies so
-that the ensemble's mean crossbar is ``c`` to within 1/copies: :func:`sample`), and every neuron is the memoryless
-classifier neuron of SPEC.md section 8 (threshold 1, reset to 0 in mode 0, kappa 1, beta 0,
-leak = round(bias) clipped to -255..255). A sampled network is plain NumPy data (see
-:func:`sample`: one dict per layer, ``"l1"``, ``"l2"``, ...), independent of PyTorch;
-:func:`forward` is an independent NumPy forward pass of it, used to check the simulator bit
-for bit.
+that the ensemble's mean crossbar is ``c`` to within 1/copies: :func:`sample`), and every
+neuron is the memoryless classifier neuron of SPEC.md section 8 (threshold 1, reset to 0 in
+mode 0, kappa 1, beta 0, leak = round(bias) clipped to -255..255). A sampled network is plain
+NumPy data (see :func:`sample`: one dict per layer, ``"l1"``, ``"l2"``, ...), independent of
+PyTorch; :func:`forward` is an independent NumPy forward pass of it, used to check the
+simulator bit for bit.
 
 Placement (:func:`build_network`): each copy occupies a block of cores (5-core network: a row
 ``[patch 0, patch 1, output, patch 2, patch 3]``, so no route is longer than 2 hops; larger
@@ -105,6 +105,8 @@ def sample(model: Any, copies: int, seed: int = 0, sampling: str = "stratified")
     out: List[Dict[str, Any]] = [{} for _ in range(copies)]
     for m, mdl in enumerate(models):
         mine = list(range(m, copies, len(models)))
+        if not mine:            # fewer copies than models
+            continue
         for i, layer in enumerate(mdl.layers):
             crossbars = _stratified_crossbars(layer.probabilities(), len(mine), rng)
             for k, e in enumerate(mine):
@@ -117,7 +119,7 @@ def _stratified_crossbars(c: np.ndarray, n: int, rng: np.random.Generator) -> np
     :func:`sample`); drawn in chunks of synapses to bound the memory."""
     flat = c.reshape(-1)
     out = np.empty((n, flat.size), dtype=bool)
-    step = max(1, (1 << 22) // max(n, 1))
+    step = max(1, (1 << 22) // n)
     strata = np.arange(n, dtype=np.float64)[:, None]
     for s in range(0, flat.size, step):
         m = min(step, flat.size - s)

@@ -262,6 +262,10 @@ def cmd_reproduce(args: Any) -> int:
     return 0
 
 
+_SAMPLING_HELP = ("how the copies of a model draw their synapses: stratified (Latin hypercube over the copies: "
+                  "the ensemble's mean crossbar follows the probabilities to 1/copies) or independent")
+
+
 def add_pipeline_commands(sub: Any) -> None:
     """Register ``train``, ``deploy``, ``eval`` and ``reproduce`` on an argparse subparsers object."""
     t = sub.add_parser("train", help="train a probabilistic core network (needs torch)")
@@ -292,9 +296,7 @@ def add_pipeline_commands(sub: Any) -> None:
     d.add_argument("--views", type=int, default=1,
                    help="copy e reads the image shifted by VIEW_SHIFTS[e %% N] (1..9; 1: unshifted)")
     d.add_argument("--sampling", default="stratified", choices=list(SAMPLINGS),
-                   help="how the copies of a model draw their synapses: stratified (Latin hypercube over "
-                        "the copies: the ensemble's mean crossbar follows the probabilities to 1/copies) or "
-                        "independent")
+                   help=_SAMPLING_HELP)
     d.add_argument("-o", "--output", default="model.tnsim")
     d.set_defaults(func=cmd_deploy)
     e = sub.add_parser("eval", help="evaluate a deployed network in the simulator")
@@ -318,9 +320,7 @@ def add_pipeline_commands(sub: Any) -> None:
     r.add_argument("--views", type=int, default=1,
                    help="copy e reads the image shifted by one of N small translations (1..9; 1: none)")
     r.add_argument("--sampling", default="stratified", choices=list(SAMPLINGS),
-                   help="how the copies of a model draw their synapses: stratified (Latin hypercube over "
-                        "the copies: the ensemble's mean crossbar follows the probabilities to 1/copies) or "
-                        "independent")
+                   help=_SAMPLING_HELP)
     r.add_argument("--epochs", type=int, default=None, help="override the per-network epochs")
     r.add_argument("--test-subset", type=int, default=None, help="first N test images (quick: 2000)")
     r.add_argument("--train-subset", type=int, default=0)
