@@ -173,12 +173,33 @@ def test_checkpoints_of_the_first_form_load(tmp_path):
     state = dict(ref.state_dict())
     state["in_idx"] = torch.as_tensor(networks.layer_sources(old_spec)[0])
     state["src_idx"] = torch.as_tensor(networks.layer_sources(old_spec)[1])
+    for i, layer in enumerate(ref.layers):     # the signed weights were saved then
+        state[f"layer{i + 1}.s"] = layer.s.clone()
     from dataclasses import asdict
     old_cfg = {k: v for k, v in asdict(cfg).items() if k != "device"}   # no device field then
     torch.save({"spec": old_spec, "config": old_cfg, "state": state, "history": []}, tmp_path / "old.pt")
     model, cfg2, _ = load_checkpoint(tmp_path / "old.pt")
     x = torch.rand(4, 784)
     assert torch.equal(model(x), ref.eval()(x)) and cfg2.device == "cpu"
+
+
+def test_checkpoints_leave_out_the_signed_weights_and_loading_rebuilds_them(tmp_path):
+    """``s`` is a function of the axon types and weight tables: not saved, recomputed on load
+    (also when the tables in the file differ from those the seed would give)."""
+    model = build("5core", seed=4)
+    with torch.no_grad():
+        model.layer2.weight_tables.copy_(model.layer2.weight_tables.flip(2))
+        model.layer2.s = layers.signed_weights(model.layer2.axon_types, model.layer2.weight_tables)
+    save_checkpoint(tmp_path / "a.pt", model, TrainConfig(epochs=0, seed=4))
+    saved = torch.load(tmp_path / "a.pt", weights_only=False)["state"]
+    assert not [k for k in saved if k.endswith(".s")]
+    loaded, _, _ = load_checkpoint(tmp_path / "a.pt")
+    for layer in loaded.layers:
+        types, tables = layer.axon_types.numpy(), layer.weight_tables.numpy()
+        expect = np.stack([tables[k][:, types[k]].T for k in range(len(types))])   # (K, A, N)
+        assert np.array_equal(layer.s.numpy(), expect)
+    x = torch.rand(3, 784)
+    assert torch.equal(loaded(x), model.eval()(x))
 
 
 @pytest.mark.parametrize("bad,match", [

@@ -51,6 +51,14 @@ def gaussian_spike_prob(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor, b: to
     return 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
 
 
+def signed_weights(axon_types: torch.Tensor, weight_tables: torch.Tensor) -> torch.Tensor:
+    """``s[k, a, n] = weight_tables[k, n, axon_types[k, a]]``, float32 ``(K, A, N)``."""
+    K, A = axon_types.shape
+    N = weight_tables.shape[1]
+    idx = axon_types[:, :, None, None].expand(K, A, N, 1)
+    return torch.gather(weight_tables[:, None, :, :].expand(K, A, N, 4), 3, idx)[..., 0].to(torch.float32)
+
+
 class ProbCoreLayer(nn.Module):
     """``cores`` probabilistic TrueNorth cores, each with ``AXONS`` axons and ``neurons`` neurons.
 
@@ -75,15 +83,16 @@ class ProbCoreLayer(nn.Module):
         tables = np.stack([random_weight_tables(rng, neurons) for _ in range(distinct)])  # (K', N, 4)
         if axon_mask is not None:
             axon_mask = axon_mask[:distinct]
-        s = np.take_along_axis(tables[:, None, :, :].repeat(AXONS, 1),
-                               types[:, :, None, None].repeat(neurons, 2), axis=3)[..., 0]  # (K, A, N)
         self.axon_types: torch.Tensor
         self.weight_tables: torch.Tensor
         self.s: torch.Tensor
         self.axon_mask: torch.Tensor
         self.register_buffer("axon_types", torch.as_tensor(types))
         self.register_buffer("weight_tables", torch.as_tensor(tables))
-        self.register_buffer("s", torch.as_tensor(s, dtype=torch.float32))
+        # the signed weight of each synapse, a function of the two buffers above: not saved in
+        # checkpoints (it would double their size) but recomputed after each load
+        self.register_buffer("s", signed_weights(self.axon_types, self.weight_tables), persistent=False)
+        self.register_load_state_dict_post_hook(self._refresh_signed_weights)
         mask = np.ones((distinct, AXONS), dtype=np.float32) if axon_mask is None else axon_mask.astype(np.float32)
         self.register_buffer("axon_mask", torch.as_tensor(mask)[:, :, None])
         if c_init == "uniform":
@@ -92,6 +101,9 @@ class ProbCoreLayer(nn.Module):
             c = np.full((distinct, AXONS, neurons), 0.5) + rng.normal(0, 0.05, size=(distinct, AXONS, neurons))
         self.c = nn.Parameter(torch.as_tensor(np.clip(c, 0, 1), dtype=torch.float32) * self.axon_mask)
         self.b = nn.Parameter(torch.zeros(distinct, neurons))
+
+    def _refresh_signed_weights(self, module: nn.Module, incompatible_keys: object) -> None:
+        self.s = signed_weights(self.axon_types, self.weight_tables).to(self.s.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.s.to(x.dtype)

@@ -126,9 +126,10 @@ def from_checkpoint(ck: Dict[str, Any]) -> tuple:
     cfg = TrainConfig(**ck["config"])
     cfg.device = "cpu"   # loaded models live on the CPU (deployment and evaluation are NumPy)
     model = build(ck["spec"], seed=cfg.seed, var_floor=cfg.var_floor, dropout=cfg.dropout)
-    # some checkpoints also hold the source indices (in_idx/src_idx, srcN), which are rebuilt from the spec
+    # older checkpoints also hold the source indices (in_idx/src_idx, srcN), rebuilt from the
+    # spec, and each layer's signed weights (layerN.s), recomputed from its tables on load
     model.load_state_dict({k: v for k, v in ck["state"].items()
-                           if k not in ("in_idx", "src_idx") and not re.fullmatch(r"src\d+", k)})
+                           if k not in ("in_idx", "src_idx") and not re.fullmatch(r"src\d+|layer\d+\.s", k)})
     model.eval()
     return model, cfg, ck.get("history", [])
 
