@@ -306,6 +306,35 @@ def test_cli_train_deploy_eval_reproduce(tmp_path, capsys):
     rows = json.loads((out / "results.json").read_text())
     assert [(r["network"], r["copies"], r["cores"], r["models"]) for r in rows] == [
         ("5core+large (2 models each)", 4, 5 + 32 + 5 + 32, 4)]
+    capsys.readouterr()
+    assert main(["expect", str(ck), str(ck), *common, "--copies", "4", "--views", "2", "--test-subset", "100"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["models"] == 2 and row["copies"] == 4 and row["images"] == 100 and 0.2 < row["expected_accuracy"] <= 1   # chance: 0.1
+    assert main(["expect", str(ck), *common, "--views", "10", "--test-subset", "10"]) == 2
+    assert "views = 10 is out of range" in capsys.readouterr().err
+
+
+def test_ensemble_expected_counts_follow_the_deployment_layout(model, mnist):
+    """Copy e is model e % M on view e % V: the sum of each copy's expected counts."""
+    from tnsim.train import ensemble_expected_counts
+
+    _, _, xt, _ = mnist
+    x = xt[:40]
+    other = build("5core", seed=3)
+    with torch.no_grad():
+        other.layer1.c.uniform_(0, 1)
+        plain, moved = model.eval()(torch.as_tensor(x)).double().numpy(), None
+        img = x.reshape(-1, 28, 28)
+        right = np.zeros_like(img)
+        right[:, :, 1:] = img[:, :, :-1]               # VIEW_SHIFTS[1] = (0, 1): one pixel right
+        moved = other.eval()(torch.as_tensor(right.reshape(-1, 784))).double().numpy()
+    assert np.array_equal(ensemble_expected_counts(model, x), plain)
+    got = ensemble_expected_counts([model, other], x, copies=3, views=2, batch=16)
+    assert np.allclose(got, 2 * plain + moved, rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="copies = 0"):
+        ensemble_expected_counts(model, x, copies=0)
+    with pytest.raises(ValueError, match="no models"):
+        ensemble_expected_counts([], x)
 
 
 def test_ensemble_of_different_networks(mnist):

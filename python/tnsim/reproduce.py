@@ -226,6 +226,26 @@ def cmd_deploy(args: Any) -> int:
     return 0
 
 
+def cmd_expect(args: Any) -> int:
+    from . import data
+    from .train.trainer import ensemble_expected_counts, load_checkpoint
+
+    models = [load_checkpoint(c)[0] for c in args.checkpoint]
+    ds = _load_data(args)
+    x, y = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
+    if args.test_subset:
+        x, y = x[: args.test_subset], y[: args.test_subset]
+    try:
+        counts = ensemble_expected_counts(models, x, copies=args.copies, views=args.views)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    row = {"models": len(models), "copies": args.copies, "views": args.views, "images": len(y),
+           "expected_accuracy": float((counts.argmax(1) == y).mean())}
+    print(json.dumps(row, indent=1))
+    return 0
+
+
 def cmd_eval(args: Any) -> int:
     from . import data, evaluate
     from .deploy import META_KEY
@@ -299,6 +319,14 @@ def add_pipeline_commands(sub: Any) -> None:
                    help=_SAMPLING_HELP)
     d.add_argument("-o", "--output", default="model.tnsim")
     d.set_defaults(func=cmd_deploy)
+    x = sub.add_parser("expect", help="expected-count test accuracy of an ensemble layout, without sampling "
+                       "(what `deploy` + `eval` approach as the sampling noise vanishes)")
+    x.add_argument("checkpoint", nargs="+", help="one checkpoint, or several (copies taken in turn, as in deploy)")
+    _add_data_args(x)
+    x.add_argument("--copies", type=int, default=1)
+    x.add_argument("--views", type=int, default=1, help="as in deploy (1..9)")
+    x.add_argument("--test-subset", type=int, default=0, help="first N test images (0: all)")
+    x.set_defaults(func=cmd_expect)
     e = sub.add_parser("eval", help="evaluate a deployed network in the simulator")
     e.add_argument("file")
     _add_data_args(e)

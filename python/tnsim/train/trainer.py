@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -103,6 +103,44 @@ def expected_accuracy(model: CoreNetwork, x: np.ndarray, y: np.ndarray, batch: i
         out = model(torch.as_tensor(x[i:i + batch]).to(device))
         correct += int((out.argmax(1).cpu().numpy() == y[i:i + batch]).sum())
     return correct / max(len(x), 1)
+
+
+@torch.no_grad()
+def ensemble_expected_counts(models: "CoreNetwork | Sequence[CoreNetwork]", x: np.ndarray, copies: int = 1,
+                             views: int = 1, batch: int = 2000) -> np.ndarray:
+    """Expected class spike counts, ``(n, classes)`` float64, of the ensemble that
+    :func:`tnsim.deploy.deploy` would sample from ``models`` with these ``copies`` and ``views``
+    (copy e from model ``e % len(models)``, reading view ``e % views``): the sum over copies of
+    each copy's model's expected counts on its view of ``x`` (float (n, pixels) in [0, 1]).
+
+    This is what a sampled ensemble's counts average to over the draws of its synapses and
+    input spikes (within the Gaussian approximation of each neuron), so its argmax accuracy is
+    what the deployed ensemble approaches as its sampling noise vanishes, measured without
+    sampling anything."""
+    from ..deploy import _view_pixels, view_shifts
+
+    models = [models] if isinstance(models, CoreNetwork) else list(models)
+    if not models:
+        raise ValueError("no models")
+    if copies < 1:
+        raise ValueError(f"copies = {copies} must be at least 1")
+    shifts = view_shifts(copies, views)
+    uses: Dict[tuple, int] = {}              # (model, shift) -> copies that use it
+    for e in range(copies):
+        key = (e % len(models), shifts[e])
+        uses[key] = uses.get(key, 0) + 1
+    x = np.asarray(x, dtype=np.float32)
+    total = None
+    for (m, shift), n_copies in sorted(uses.items()):
+        model = models[m].eval()
+        src = _view_pixels(np.arange(x.shape[1]), model.spec["image_shape"], shift)
+        view = np.where(src >= 0, x[:, np.maximum(src, 0)], 0.0).astype(np.float32)
+        device = next(model.parameters()).device
+        counts = np.concatenate([model(torch.as_tensor(view[i:i + batch]).to(device)).double().cpu().numpy()
+                                 for i in range(0, len(view), batch)])
+        total = n_copies * counts if total is None else total + n_copies * counts
+    assert total is not None
+    return total
 
 
 def save_checkpoint(path: "os.PathLike[str] | str", model: CoreNetwork, cfg: TrainConfig,
