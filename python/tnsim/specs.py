@@ -155,8 +155,9 @@ def conv2_spec(seed: int = 0) -> Dict[str, Any]:
 
 
 def wide_spec(seed: int = 0) -> Dict[str, Any]:
-    """98 cores per copy, two layers: 49 patch cores (16x16 patches at stride 2) x 64 neurons,
-    each unit read four times; 49 output cores of 250 neurons, each reading 256 units."""
+    """101 cores per copy, two layers: 49 patch cores (16x16 patches at stride 2) x 64 neurons,
+    each unit read four times; 52 output cores of 250 neurons (four random permutations of the
+    3,136 units, each cut into 13 cores of 241 or 242 axons)."""
     offs = range(0, 13, 2)
     patches = [[r, c, 16, 16] for r in offs for c in offs]
     rng = np.random.default_rng(seed + 7919)
