@@ -79,7 +79,8 @@ def test_constrain_projects_parameters():
 
 
 def test_network_shapes_and_specs():
-    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("conv", 100), ("conv2", 100), ("wide", 101)):
+    for name, cores in (("5core", 5), ("large", 32), ("deep", 100), ("deepwide", 99), ("conv", 100), ("conv2", 100),
+                        ("wide", 101)):
         net = build(name, seed=0)
         spec = net.spec
         assert networks.cores_per_copy(spec) == cores
@@ -90,6 +91,10 @@ def test_network_shapes_and_specs():
     assert idx[0, 0] == 0 and idx[3, 0] == 12 * 28 + 12 and idx[3, 255] == 27 * 28 + 27
     src = networks.layer_sources(networks.large_spec())[1]
     assert np.bincount(src.ravel(), minlength=2048).tolist() == [2] * 2048
+    wide = networks.layer_sources(specs.deepwide_spec(0))
+    assert np.bincount(wide[2].ravel(), minlength=6400).tolist() == [1] * 6400   # each middle unit once
+    reads = wide[1][wide[1] >= 0]                                                # (-1: axon unused)
+    assert np.bincount(reads, minlength=49 * 128).max() <= 2                    # patch units at most twice
 
 
 def test_shared_layer_is_one_filter_bank_sampled_per_core():

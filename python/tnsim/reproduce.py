@@ -36,6 +36,8 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
               "quick": {"epochs": 2, "lr": 0.01, "beta": 0.1, "shift": 2}},
     "deep": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1},
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}},
+    "deepwide": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1},
+                 "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}},
     "conv": {"full": {"epochs": 40, "lr": 0.01, "beta": 0.06, "shift": 2},
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
     "conv2": {"full": {"epochs": 40, "lr": 0.01, "beta": 0.06, "shift": 2},

@@ -132,6 +132,19 @@ def deep_spec(seed: int = 0) -> Dict[str, Any]:
                           {"neurons": 250, "sources": random_sources(25 * 128, 2, rng)}])
 
 
+def deepwide_spec(seed: int = 0) -> Dict[str, Any]:
+    """``deep`` with twice the units in 99 cores per copy: 49 patch cores of 128 neurons (each
+    unit read about twice), 25 cores of 256 neurons reading 28 units from each core of a 3x3
+    block of patch cores, and 25 output cores reading the 6,400 middle units once (one random
+    permutation cut into 25 cores of 256 axons)."""
+    offs = range(0, 13, 2)
+    patches = [[r, c, 16, 16] for r in offs for c in offs]
+    rng = np.random.default_rng(seed + 7919)
+    return _spec("deepwide", [{"neurons": 128, "sources": patch_sources((28, 28), patches)},
+                              {"neurons": 256, "sources": local_sources(7, 128, 3, 28, rng)},
+                              {"neurons": 250, "sources": random_sources(25 * 256, 1, rng)}])
+
+
 def conv_spec(seed: int = 0) -> Dict[str, Any]:
     """The ``deep`` network with a shared first layer: its 49 patch cores are one filter bank
     of 64 16x16 filters at stride 2 (a convolution), trained on the gradients of all patches."""
@@ -165,8 +178,8 @@ def wide_spec(seed: int = 0) -> Dict[str, Any]:
                           {"neurons": 250, "sources": random_sources(49 * 64, 4, rng)}])
 
 
-SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "conv": conv_spec, "conv2": conv2_spec,
-         "wide": wide_spec}
+SPECS = {"5core": five_core_spec, "large": large_spec, "deep": deep_spec, "deepwide": deepwide_spec,
+         "conv": conv_spec, "conv2": conv2_spec, "wide": wide_spec}
 
 
 def get_spec(name: str, seed: int = 0) -> Dict[str, Any]:
