@@ -119,17 +119,29 @@ def large_spec(seed: int = 0) -> Dict[str, Any]:
                            {"neurons": 250, "sources": random_sources(16 * 128, 2, rng)}])
 
 
+def _stride2_patches() -> List[List[int]]:
+    """The 49 16x16 patches at stride 2 (rows and columns 0, 2, ..., 12) of the deep networks."""
+    offs = range(0, 13, 2)
+    return [[r, c, 16, 16] for r in offs for c in offs]
+
+
+def _locally_connected(name: str, seed: int, patch_neurons: int, middle_neurons: int) -> Dict[str, Any]:
+    """Three layers: 49 patch cores (:func:`_stride2_patches`) of ``patch_neurons``; 25 cores
+    of ``middle_neurons``, each reading 28 units from each core of a 3x3 block of patch cores;
+    output cores of 250 neurons reading every middle unit ``256 // middle_neurons`` times."""
+    rng = np.random.default_rng(seed + 7919)
+    return _spec(name, [{"neurons": patch_neurons, "sources": patch_sources((28, 28), _stride2_patches())},
+                        {"neurons": middle_neurons, "sources": local_sources(7, patch_neurons, 3, 28, rng)},
+                        {"neurons": 250, "sources": random_sources(25 * middle_neurons, AXONS // middle_neurons,
+                                                                    rng)}])
+
+
 def deep_spec(seed: int = 0) -> Dict[str, Any]:
     """100 cores per copy, three layers, convolution-like: 49 patch cores (16x16 patches at
     stride 2) x 64 neurons; 25 cores x 128 neurons, each reading 28 units from each core of a
     3x3 block of patch cores; 26 output cores of 250 neurons reading the 3,200 middle units
     twice (two random permutations, each cut into 13 cores of 246 or 247 axons)."""
-    offs = range(0, 13, 2)
-    patches = [[r, c, 16, 16] for r in offs for c in offs]
-    rng = np.random.default_rng(seed + 7919)
-    return _spec("deep", [{"neurons": 64, "sources": patch_sources((28, 28), patches)},
-                          {"neurons": 128, "sources": local_sources(7, 64, 3, 28, rng)},
-                          {"neurons": 250, "sources": random_sources(25 * 128, 2, rng)}])
+    return _locally_connected("deep", seed, 64, 128)
 
 
 def deepwide_spec(seed: int = 0) -> Dict[str, Any]:
@@ -137,12 +149,7 @@ def deepwide_spec(seed: int = 0) -> Dict[str, Any]:
     unit read about twice), 25 cores of 256 neurons reading 28 units from each core of a 3x3
     block of patch cores, and 25 output cores reading the 6,400 middle units once (one random
     permutation cut into 25 cores of 256 axons)."""
-    offs = range(0, 13, 2)
-    patches = [[r, c, 16, 16] for r in offs for c in offs]
-    rng = np.random.default_rng(seed + 7919)
-    return _spec("deepwide", [{"neurons": 128, "sources": patch_sources((28, 28), patches)},
-                              {"neurons": 256, "sources": local_sources(7, 128, 3, 28, rng)},
-                              {"neurons": 250, "sources": random_sources(25 * 256, 1, rng)}])
+    return _locally_connected("deepwide", seed, 128, 256)
 
 
 def conv_spec(seed: int = 0) -> Dict[str, Any]:
@@ -159,10 +166,8 @@ def conv2_spec(seed: int = 0) -> Dict[str, Any]:
     cores of 128 neurons sharing one filter bank over 3x3 blocks of patch cores (28 units from
     each, the same units at the same offset; :func:`shared_local_sources`); 26 output cores as
     in ``deep``."""
-    offs = range(0, 13, 2)
-    patches = [[r, c, 16, 16] for r in offs for c in offs]
     rng = np.random.default_rng(seed + 7919)
-    return _spec("conv2", [{"neurons": 64, "sources": patch_sources((28, 28), patches), "shared": True},
+    return _spec("conv2", [{"neurons": 64, "sources": patch_sources((28, 28), _stride2_patches()), "shared": True},
                            {"neurons": 128, "sources": shared_local_sources(7, 64, 3, 28), "shared": True},
                            {"neurons": 250, "sources": random_sources(25 * 128, 2, rng)}])
 
@@ -171,10 +176,8 @@ def wide_spec(seed: int = 0) -> Dict[str, Any]:
     """101 cores per copy, two layers: 49 patch cores (16x16 patches at stride 2) x 64 neurons,
     each unit read four times; 52 output cores of 250 neurons (four random permutations of the
     3,136 units, each cut into 13 cores of 241 or 242 axons)."""
-    offs = range(0, 13, 2)
-    patches = [[r, c, 16, 16] for r in offs for c in offs]
     rng = np.random.default_rng(seed + 7919)
-    return _spec("wide", [{"neurons": 64, "sources": patch_sources((28, 28), patches)},
+    return _spec("wide", [{"neurons": 64, "sources": patch_sources((28, 28), _stride2_patches())},
                           {"neurons": 250, "sources": random_sources(49 * 64, 4, rng)}])
 
 
