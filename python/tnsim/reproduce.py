@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -192,6 +192,17 @@ def _load_data(args: Any) -> Any:
     return data.load(args.dataset, args.data_dir, download_missing=not args.no_download)
 
 
+def _test_set(args: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """The test images as float (n, pixels) in [0, 1] and their labels, cut to ``--test-subset``."""
+    from . import data
+
+    ds = _load_data(args)
+    x, y = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
+    if args.test_subset:
+        x, y = x[: args.test_subset], y[: args.test_subset]
+    return x, y
+
+
 def cmd_train(args: Any) -> int:
     from . import data
     from .train import TrainConfig, expected_accuracy, train
@@ -229,14 +240,10 @@ def cmd_deploy(args: Any) -> int:
 
 
 def cmd_expect(args: Any) -> int:
-    from . import data
     from .train.trainer import ensemble_expected_counts, load_checkpoint
 
     models = [load_checkpoint(c)[0] for c in args.checkpoint]
-    ds = _load_data(args)
-    x, y = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
-    if args.test_subset:
-        x, y = x[: args.test_subset], y[: args.test_subset]
+    x, y = _test_set(args)
     try:
         counts = ensemble_expected_counts(models, x, copies=args.copies, views=args.views)
     except ValueError as e:
@@ -249,7 +256,7 @@ def cmd_expect(args: Any) -> int:
 
 
 def cmd_eval(args: Any) -> int:
-    from . import data, evaluate
+    from . import evaluate
     from .deploy import META_KEY
     from .network import load
 
@@ -258,10 +265,7 @@ def cmd_eval(args: Any) -> int:
         print(f"error: {args.file} is not a deployed classifier (no '{META_KEY}' metadata)", file=sys.stderr)
         return 2
     enc = net.metadata[META_KEY].get("encoding", {})
-    ds = _load_data(args)
-    x, y = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
-    if args.test_subset:
-        x, y = x[: args.test_subset], y[: args.test_subset]
+    x, y = _test_set(args)
     tpi = args.ticks_per_image or enc.get("ticks_per_image", 1)
     mode = args.encoding or enc.get("mode", "stochastic")
     res = evaluate.evaluate(net, x, y, ticks_per_image=tpi, encoding=mode, seed=args.seed,
