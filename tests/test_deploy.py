@@ -323,7 +323,7 @@ def test_ensemble_expected_counts_follow_the_deployment_layout(model, mnist):
     other = build("5core", seed=3)
     with torch.no_grad():
         other.layer1.c.uniform_(0, 1)
-        plain, moved = model.eval()(torch.as_tensor(x)).double().numpy(), None
+        plain = model.eval()(torch.as_tensor(x)).double().numpy()
         img = x.reshape(-1, 28, 28)
         right = np.zeros_like(img)
         right[:, :, 1:] = img[:, :, :-1]               # VIEW_SHIFTS[1] = (0, 1): one pixel right
