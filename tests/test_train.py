@@ -286,3 +286,42 @@ def test_random_affine_is_seeded_and_bounded():
     top = r.reshape(-1, 28, 28)[:, 4:7].sum(1)
     centre_x = (top * torch.arange(28)).sum(1) / top.sum(1)
     assert (centre_x - 14.0).abs().max() > 1.0
+
+
+def test_elastic_distortion_is_a_smooth_seeded_displacement_of_the_right_size():
+    from tnsim.train.trainer import random_affine
+
+    # on a horizontal ramp (value = column / 27) bilinear sampling is exact, so an output pixel's
+    # value gives back the horizontal displacement it was read from
+    cols = torch.arange(28, dtype=torch.float32) / 27
+    ramp = cols.repeat(28, 1).reshape(1, -1).repeat(64, 1)
+    plain = random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(plain, ramp, atol=1e-5, rtol=0)
+    a = random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator().manual_seed(5), elastic=36.0, elastic_sigma=6.0)
+    b = random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator().manual_seed(5), elastic=36.0, elastic_sigma=6.0)
+    assert torch.equal(a, b)
+    inner = (slice(None), slice(6, 22), slice(6, 22))          # away from the zero border
+    dx = (a.reshape(-1, 28, 28) * 27 - torch.arange(28))[inner]
+    # uniform noise (sd 1/sqrt 3) smoothed by a normalised 2-D Gaussian of sd 6 has sd about
+    # 1 / (sqrt 3 * 2 sqrt(pi) * 6) = 0.027; times 36 pixels: about 1 pixel
+    assert 0.5 < float(dx.std()) < 2.0
+    assert float(dx.abs().max()) < 36 * 0.2
+    # smooth: neighbouring pixels move nearly together; different images move differently
+    assert float((dx[:, :, 1:] - dx[:, :, :-1]).abs().mean()) < 0.2 * float(dx.abs().mean())
+    assert float((dx[0] - dx[1]).abs().mean()) > 0.3
+    # sharper fields (smaller sigma) are rougher
+    c = random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator().manual_seed(5), elastic=36.0, elastic_sigma=2.0)
+    dc = (c.reshape(-1, 28, 28) * 27 - torch.arange(28))[inner]
+    rough = float((dc[:, :, 1:] - dc[:, :, :-1]).abs().mean()) / float(dc.abs().mean())
+    assert rough > float((dx[:, :, 1:] - dx[:, :, :-1]).abs().mean()) / float(dx.abs().mean())
+    with pytest.raises(ValueError, match="elastic_sigma"):
+        random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator(), elastic=1.0, elastic_sigma=0.0)
+
+
+def test_elastic_leaves_the_affine_stream_alone_when_off():
+    from tnsim.train.trainer import random_affine
+
+    x = torch.rand(20, 784, generator=torch.Generator().manual_seed(1))
+    a = random_affine(x, [28, 28], 2, 12.0, 0.1, torch.Generator().manual_seed(3))
+    b = random_affine(x, [28, 28], 2, 12.0, 0.1, torch.Generator().manual_seed(3), elastic=0.0)
+    assert torch.equal(a, b)

@@ -211,7 +211,8 @@ def cmd_train(args: Any) -> int:
     cfg = TrainConfig(network=args.network, epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay, dropout=args.dropout,
                       beta=args.beta, seed=args.seed, threads=args.threads, train_subset=args.train_subset,
-                      shift=args.shift, rotate=args.rotate, scale=args.scale, device=args.device)
+                      shift=args.shift, rotate=args.rotate, scale=args.scale, elastic=args.elastic,
+                      elastic_sigma=args.elastic_sigma, device=args.device)
     x, y = data.to_float(ds.train_images), ds.train_labels.astype(np.int64)
     xt, yt = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
     t0 = time.perf_counter()
@@ -310,6 +311,10 @@ def add_pipeline_commands(sub: Any) -> None:
     t.add_argument("--shift", type=int, default=0, help="augment: random translation by up to +-N pixels")
     t.add_argument("--rotate", type=float, default=0.0, help="augment: random rotation by up to +-D degrees")
     t.add_argument("--scale", type=float, default=0.0, help="augment: random scaling by a factor in 1 +- S")
+    t.add_argument("--elastic", type=float, default=0.0, metavar="ALPHA",
+                   help="augment: elastic distortion of strength ALPHA pixels (Simard et al.: 34; 0: none)")
+    t.add_argument("--elastic-sigma", type=float, default=4.0, metavar="SIGMA",
+                   help="smoothness of the elastic displacement field, pixels (default 4)")
     t.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     t.add_argument("-o", "--output", default="model.pt", help="checkpoint file")
     t.set_defaults(func=cmd_train)
