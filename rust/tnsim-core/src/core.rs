@@ -22,6 +22,7 @@
 //! with no input its next tick would change nothing either (its update is a fixed function of
 //! its state), so it is skipped until an axon becomes active.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::counters::Counters;
@@ -79,11 +80,33 @@ impl Dynamics {
     }
 }
 
+/// A value that starts a cache line. The heap allocator aligns to 16 bytes only, so without
+/// this a 1 KiB array usually spans 17 lines instead of 16 and half of a crossbar's 32-byte
+/// rows (or a scheduler's slots) straddle two lines: more lines per core-tick, for nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct LineAligned<T>(pub T);
+
+impl<T> Deref for LineAligned<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for LineAligned<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
 /// Per-type weights, one array of 256 neurons per axon type; 8-bit when every weight fits.
 #[derive(Debug, Clone)]
 enum Weights {
-    Narrow(Box<[[i8; NEURONS]; AXON_TYPES]>),
-    Wide(Box<[[i16; NEURONS]; AXON_TYPES]>),
+    Narrow(Box<LineAligned<[[i8; NEURONS]; AXON_TYPES]>>),
+    Wide(Box<LineAligned<[[i16; NEURONS]; AXON_TYPES]>>),
 }
 
 impl Weights {
@@ -240,6 +263,7 @@ impl Isa {
 /// atomic OR. So no slot is read and written in the same tick, and since OR commutes, the
 /// result does not depend on which thread delivers first.
 #[derive(Debug, Default)]
+#[repr(align(64))] // a slot is half a line: aligned, it never straddles two
 pub struct Scheduler {
     slots: [[AtomicU64; 4]; SLOTS],
 }
@@ -345,7 +369,7 @@ pub struct CoreState {
     pub x: u32,
     pub y: u32,
     /// `rows[i]`: bit j set when axon i connects to neuron j.
-    rows: Box<[[u64; 4]; AXONS]>,
+    rows: Box<LineAligned<[[u64; 4]; AXONS]>>,
     /// Axon types, 2 bits each (see [`type_of`]).
     axon_types: [u64; AXONS / 32],
     weights: Weights,
@@ -356,11 +380,11 @@ pub struct CoreState {
     /// The kernel flags of every deterministic dynamics when `dynamics_index` is in use and
     /// they are all the same (their neurons then update lane by lane, vectorised).
     shared_flags: Option<KernelFlags>,
-    routes: Box<[u32; NEURONS]>,
+    routes: Box<LineAligned<[u32; NEURONS]>>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
     stochastic: [u64; 4],
     /// Membrane potentials.
-    pub potentials: Box<[i32; NEURONS]>,
+    pub potentials: Box<LineAligned<[i32; NEURONS]>>,
     /// This core's index (its scheduler's position in the simulator's table).
     pub index: u32,
     pub prng: Xorshift32,
@@ -370,14 +394,14 @@ pub struct CoreState {
 
 impl CoreState {
     pub fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig) -> Self {
-        let rows = cfg.rows.clone();
+        let rows = Box::new(LineAligned(*cfg.rows));
         let mut axon_types = [0u64; AXONS / 32];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
             axon_types[i / 32] |= (t as u64) << (2 * (i % 32));
         }
         let narrow = cfg.neurons.iter().all(|n| n.weights.iter().all(|&w| (-128..=127).contains(&w)));
         let weights = if narrow {
-            let mut w = Box::new([[0i8; NEURONS]; AXON_TYPES]);
+            let mut w = Box::new(LineAligned([[0i8; NEURONS]; AXON_TYPES]));
             for (j, n) in cfg.neurons.iter().enumerate() {
                 for g in 0..AXON_TYPES {
                     w[g][j] = n.weights[g] as i8;
@@ -385,7 +409,7 @@ impl CoreState {
             }
             Weights::Narrow(w)
         } else {
-            let mut w = Box::new([[0i16; NEURONS]; AXON_TYPES]);
+            let mut w = Box::new(LineAligned([[0i16; NEURONS]; AXON_TYPES]));
             for (j, n) in cfg.neurons.iter().enumerate() {
                 for g in 0..AXON_TYPES {
                     w[g][j] = n.weights[g] as i16;
@@ -396,8 +420,8 @@ impl CoreState {
         let mut dynamics: Vec<Dynamics> = Vec::new();
         let mut dynamics_index = Vec::with_capacity(NEURONS);
         let mut stochastic = [0u64; 4];
-        let mut routes = Box::new([0u32; NEURONS]);
-        let mut potentials = Box::new([0i32; NEURONS]);
+        let mut routes = Box::new(LineAligned([0u32; NEURONS]));
+        let mut potentials = Box::new(LineAligned([0i32; NEURONS]));
         for (j, n) in cfg.neurons.iter().enumerate() {
             let d = Dynamics::of(n);
             let k = match dynamics.iter().position(|e| *e == d) {
@@ -444,7 +468,7 @@ impl CoreState {
 
     /// Set the potentials and PRNG state (restoring a saved simulation).
     pub fn restore(&mut self, potentials: &[i32; NEURONS], prng: u32) {
-        *self.potentials = *potentials;
+        self.potentials.0 = *potentials;
         self.prng = Xorshift32::from_state(prng);
         self.quiet = false;
     }
@@ -986,6 +1010,28 @@ mod tests {
             Route::Output { port: 0 },
         ] {
             assert_eq!(Route::unpack(r.pack()), r);
+        }
+    }
+
+    #[test]
+    fn hot_arrays_and_scheduler_slots_start_cache_lines() {
+        let mut wide = CoreConfig::empty(1);
+        wide.neurons[3].weights[2] = 200; // needs 16-bit weights
+        for (k, cfg) in [CoreConfig::empty(1), wide].iter().enumerate() {
+            let cores: Vec<CoreState> = (0..8).map(|i| CoreState::new(i, i, 0, cfg)).collect();
+            for core in &cores {
+                assert_eq!(matches!(core.weights, Weights::Wide(_)), k == 1);
+                for (addr, _) in core.hot_blocks() {
+                    assert_eq!(addr % 64, 0, "a hot array of core {} starts mid-line", core.index);
+                }
+            }
+        }
+        let schedulers: Vec<Scheduler> = (0..8).map(|_| Scheduler::default()).collect();
+        for s in &schedulers {
+            for slot in &s.slots {
+                let addr = slot.as_ptr() as usize;
+                assert_eq!(addr / 64, (addr + 31) / 64, "a scheduler slot straddles two lines");
+            }
         }
     }
 }

@@ -145,7 +145,7 @@ impl Simulator {
                 .map(|(c, s)| CoreSnapshot {
                     x: c.x,
                     y: c.y,
-                    potentials: *c.potentials,
+                    potentials: c.potentials.0,
                     scheduler: std::array::from_fn(|slot| s.slot(slot)),
                     prng: c.prng.state(),
                 })
@@ -242,7 +242,7 @@ impl Simulator {
         let i = self
             .core_index(x, y)
             .ok_or_else(|| Error::Input(format!("potentials: no core is configured at ({x}, {y})")))?;
-        Ok(*self.cores[i].potentials)
+        Ok(self.cores[i].potentials.0)
     }
 
     /// Check host inputs for a run of `ticks` ticks from now and resolve them to
