@@ -325,3 +325,13 @@ def test_elastic_leaves_the_affine_stream_alone_when_off():
     a = random_affine(x, [28, 28], 2, 12.0, 0.1, torch.Generator().manual_seed(3))
     b = random_affine(x, [28, 28], 2, 12.0, 0.1, torch.Generator().manual_seed(3), elastic=0.0)
     assert torch.equal(a, b)
+
+
+def test_training_with_elastic_distortion_is_seeded_and_differs_from_without():
+    x, y = _tiny_data()
+    base = dict(epochs=1, lr=0.02, beta=0.5, seed=7, batch_size=50, shift=1)
+    plain, _ = train(TrainConfig(**base), x, y, progress=False)
+    el1, _ = train(TrainConfig(**base, elastic=20.0, elastic_sigma=5.0), x, y, progress=False)
+    el2, _ = train(TrainConfig(**base, elastic=20.0, elastic_sigma=5.0), x, y, progress=False)
+    assert torch.equal(el1.layer1.c, el2.layer1.c)
+    assert not torch.equal(el1.layer1.c, plain.layer1.c)

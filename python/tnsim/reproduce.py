@@ -34,7 +34,9 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
               "quick": {"epochs": 8, "lr": 0.02, "beta": 0.3, "shift": 1}},
     "large": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.1, "shift": 2},
               "quick": {"epochs": 2, "lr": 0.01, "beta": 0.1, "shift": 2}},
-    "deep": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1},
+    # deep's full recipe adds elastic distortion (docs/results.md, sixth session); quick stays affine
+    "deep": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1,
+                      "elastic": 36.0, "elastic_sigma": 6.0},
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}},
     "deepwide": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1},
                  "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}},
