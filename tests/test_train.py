@@ -316,6 +316,8 @@ def test_elastic_distortion_is_a_smooth_seeded_displacement_of_the_right_size():
     assert rough > float((dx[:, :, 1:] - dx[:, :, :-1]).abs().mean()) / float(dx.abs().mean())
     with pytest.raises(ValueError, match="elastic_sigma"):
         random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator(), elastic=1.0, elastic_sigma=0.0)
+    with pytest.raises(ValueError, match="elastic = -1"):
+        random_affine(ramp, [28, 28], 0, 0.0, 0.0, torch.Generator(), elastic=-1.0)
 
 
 def test_elastic_leaves_the_affine_stream_alone_when_off():

@@ -91,6 +91,8 @@ def random_affine(x: torch.Tensor, shape: Any, shift: float, rotate: float, scal
     theta = torch.stack([torch.stack([cos, -sin * rows / cols, -u[:, 2] * shift * 2 / cols], 1),
                          torch.stack([sin * cols / rows, cos, -u[:, 3] * shift * 2 / rows], 1)], 1)
     grid = F.affine_grid(theta, [B, 1, rows, cols], align_corners=False)
+    if elastic < 0:
+        raise ValueError(f"elastic = {elastic} must be 0 (none) or positive")
     if elastic > 0:
         if elastic_sigma <= 0:
             raise ValueError(f"elastic_sigma = {elastic_sigma} must be positive")
