@@ -81,6 +81,10 @@ def random_affine(x: torch.Tensor, shape: Any, shift: float, rotate: float, scal
     axis, smoothed by a Gaussian of ``elastic_sigma`` pixels and scaled by ``elastic`` pixels
     (Simard's values for 28 x 28 digits: 34 and 4). Drawn after the affine parameters, so
     ``elastic=0`` leaves the random stream as it was."""
+    if elastic < 0:
+        raise ValueError(f"elastic = {elastic} must be 0 (none) or positive")
+    if elastic > 0 and elastic_sigma <= 0:
+        raise ValueError(f"elastic_sigma = {elastic_sigma} must be positive")
     B = x.shape[0]
     rows, cols = shape
     u = torch.rand((B, 4), generator=gen).to(x.device) * 2 - 1          # uniform in [-1, 1)
@@ -91,11 +95,7 @@ def random_affine(x: torch.Tensor, shape: Any, shift: float, rotate: float, scal
     theta = torch.stack([torch.stack([cos, -sin * rows / cols, -u[:, 2] * shift * 2 / cols], 1),
                          torch.stack([sin * cols / rows, cos, -u[:, 3] * shift * 2 / rows], 1)], 1)
     grid = F.affine_grid(theta, [B, 1, rows, cols], align_corners=False)
-    if elastic < 0:
-        raise ValueError(f"elastic = {elastic} must be 0 (none) or positive")
     if elastic > 0:
-        if elastic_sigma <= 0:
-            raise ValueError(f"elastic_sigma = {elastic_sigma} must be positive")
         field = torch.rand((B, 2, rows, cols), generator=gen).to(x.device) * 2 - 1
         radius = max(1, math.ceil(3 * elastic_sigma))
         taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype) / elastic_sigma) ** 2)
