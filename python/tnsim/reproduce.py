@@ -28,6 +28,9 @@ from .specs import SPECS
 #: The paper's figures (Esser et al. 2015, abstract): ensemble size -> (accuracy %, uJ per image).
 PAPER = {1: (92.7, 0.268), 64: (99.42, 108.0)}
 
+#: deep's affine recipe (results.md, "Affine augmentation"), which deepwide shares.
+_DEEP_AFFINE: Dict[str, Any] = {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}
+
 #: Training settings per network (full run, quick run).
 SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "5core": {"full": {"epochs": 40, "lr": 0.02, "beta": 0.3, "shift": 1},
@@ -35,11 +38,8 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "large": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.1, "shift": 2},
               "quick": {"epochs": 2, "lr": 0.01, "beta": 0.1, "shift": 2}},
     # deep's full recipe adds elastic distortion (docs/results.md, sixth session); quick stays affine
-    "deep": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1,
-                      "elastic": 36.0, "elastic_sigma": 6.0},
-             "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}},
-    "deepwide": {"full": {"epochs": 30, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1},
-                 "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2, "rotate": 12.0, "scale": 0.1}},
+    "deep": {"full": dict(_DEEP_AFFINE, elastic=36.0, elastic_sigma=6.0), "quick": dict(_DEEP_AFFINE, epochs=1)},
+    "deepwide": {"full": dict(_DEEP_AFFINE), "quick": dict(_DEEP_AFFINE, epochs=1)},
     "conv": {"full": {"epochs": 40, "lr": 0.01, "beta": 0.06, "shift": 2},
              "quick": {"epochs": 1, "lr": 0.01, "beta": 0.06, "shift": 2}},
     "conv2": {"full": {"epochs": 40, "lr": 0.01, "beta": 0.06, "shift": 2},
