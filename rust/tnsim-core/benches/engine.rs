@@ -13,7 +13,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tnsim_core::core::{deliver, CoreState, Scheduler, TickContext, TickSink};
+use tnsim_core::core::{deliver, Cores, Scheduler, TickContext, TickSink};
 use tnsim_core::grid::GridIndex;
 use tnsim_core::params::{CoreConfig, NeuronParams, AXONS, NEURONS};
 use tnsim_core::{EvalMode, Isa, Network, Simulator};
@@ -113,9 +113,8 @@ fn phases(c: &mut Criterion) {
     let side = 16;
     let net = network(side, Kind::Deterministic);
     let grid = GridIndex::new(&net);
-    let mut cores: Vec<CoreState> =
-        net.cores().enumerate().map(|(i, (&(x, y), cfg))| CoreState::new(i as u32, x, y, cfg)).collect();
-    let schedulers: Vec<Scheduler> = cores.iter().map(|_| Scheduler::default()).collect();
+    let mut cores = Cores::new(net.cores().map(|(&(x, y), cfg)| (x, y, cfg)));
+    let schedulers: Vec<Scheduler> = (0..cores.len()).map(|_| Scheduler::default()).collect();
     let mut group = c.benchmark_group("phases");
     group.throughput(Throughput::Elements((side * side) as u64));
     let mut t = 0u64;
@@ -128,11 +127,12 @@ fn phases(c: &mut Criterion) {
                 mode: EvalMode::Fast,
                 lookup: &grid,
                 schedulers: &schedulers,
+                tables: &cores.tables,
                 isa: Isa::best_supported(),
             };
-            for core in cores.iter_mut() {
+            for (core, v) in cores.states.iter_mut().zip(cores.potentials.iter_mut()) {
                 sink.pending.clear();
-                core.tick(&ctx, &mut sink);
+                core.tick(v, &ctx, &mut sink);
                 deliver(&schedulers, &sink.pending);
             }
             t += 1;

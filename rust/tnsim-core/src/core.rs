@@ -102,27 +102,142 @@ impl<T> DerefMut for LineAligned<T> {
     }
 }
 
-/// Per-type weights, one array of 256 neurons per axon type; 8-bit when every weight fits.
-#[derive(Debug, Clone)]
-enum Weights {
-    Narrow(Box<LineAligned<[[i8; NEURONS]; AXON_TYPES]>>),
-    Wide(Box<LineAligned<[[i16; NEURONS]; AXON_TYPES]>>),
+/// A core's 256 membrane potentials.
+pub type Potentials = LineAligned<[i32; NEURONS]>;
+/// A core's per-type weights, one array of 256 neurons per axon type, 8-bit.
+type NarrowWeights = LineAligned<[[i8; NEURONS]; AXON_TYPES]>;
+/// The same, 16-bit (for a core with a weight outside -128..=127).
+type WideWeights = LineAligned<[[i16; NEURONS]; AXON_TYPES]>;
+
+/// Where a core's weights are in [`CoreTables`]: 8-bit when every weight fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightsAt {
+    Narrow(u32),
+    Wide(u32),
 }
 
-impl Weights {
+/// A core's weights, borrowed from [`CoreTables`].
+#[derive(Clone, Copy)]
+enum WeightsRef<'a> {
+    Narrow(&'a NarrowWeights),
+    Wide(&'a WideWeights),
+}
+
+impl WeightsRef<'_> {
     #[inline(always)]
-    fn get(&self, g: usize, j: usize) -> i32 {
+    fn get(self, g: usize, j: usize) -> i32 {
         match self {
-            Weights::Narrow(w) => w[g][j] as i32,
-            Weights::Wide(w) => w[g][j] as i32,
+            WeightsRef::Narrow(w) => w[g][j] as i32,
+            WeightsRef::Wide(w) => w[g][j] as i32,
         }
     }
 
-    fn bytes(&self) -> usize {
+    /// The table as bytes (start, length), for prefetching.
+    fn bytes(self) -> (*const u8, usize) {
         match self {
-            Weights::Narrow(_) => AXON_TYPES * NEURONS,
-            Weights::Wide(_) => AXON_TYPES * NEURONS * 2,
+            WeightsRef::Narrow(w) => (w.as_ptr().cast(), std::mem::size_of::<NarrowWeights>()),
+            WeightsRef::Wide(w) => (w.as_ptr().cast(), std::mem::size_of::<WideWeights>()),
         }
+    }
+}
+
+/// The per-neuron arrays that a tick reads but never writes, of all cores, in tables ordered
+/// by core. A tick sweeps the cores in order, so each table (and the potentials) is read as
+/// one long stream that the hardware prefetcher follows from core to core; as small blocks
+/// of each core side by side, every 1 KiB array was a new short stream to detect. (See
+/// docs/performance.md, "Tables by core".)
+#[derive(Debug, Clone, Default)]
+pub struct CoreTables {
+    /// Each neuron's target, packed (see [`Route::pack`]); indexed by core.
+    routes: Vec<LineAligned<[u32; NEURONS]>>,
+    /// Weights of the cores whose weights all fit in 8 bits, in core order.
+    narrow: Vec<NarrowWeights>,
+    /// Weights of the other cores, in core order.
+    wide: Vec<WideWeights>,
+}
+
+impl CoreTables {
+    #[inline(always)]
+    fn weights(&self, at: WeightsAt) -> WeightsRef<'_> {
+        match at {
+            WeightsAt::Narrow(k) => WeightsRef::Narrow(&self.narrow[k as usize]),
+            WeightsAt::Wide(k) => WeightsRef::Wide(&self.wide[k as usize]),
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.routes.shrink_to_fit();
+        self.narrow.shrink_to_fit();
+        self.wide.shrink_to_fit();
+    }
+
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.routes.capacity() * std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
+            + self.narrow.capacity() * std::mem::size_of::<NarrowWeights>()
+            + self.wide.capacity() * std::mem::size_of::<WideWeights>()
+    }
+
+    /// The tables as heap blocks (address, bytes).
+    fn blocks(&self) -> [(usize, usize); 3] {
+        [
+            (self.routes.as_ptr() as usize, std::mem::size_of_val(&self.routes[..])),
+            (self.narrow.as_ptr() as usize, std::mem::size_of_val(&self.narrow[..])),
+            (self.wide.as_ptr() as usize, std::mem::size_of_val(&self.wide[..])),
+        ]
+    }
+}
+
+/// All cores of a simulation: each core's own state, and the per-neuron arrays in tables
+/// ordered by core (the potentials, which a tick writes, apart from the read-only
+/// [`CoreTables`], so that threads can update disjoint runs of cores while sharing the tables).
+#[derive(Debug, Clone)]
+pub struct Cores {
+    pub states: Vec<CoreState>,
+    pub potentials: Vec<Potentials>,
+    pub tables: CoreTables,
+}
+
+impl Cores {
+    /// The cores (x, y, configuration) in this order; core k's scheduler is the k-th.
+    pub fn new<'a>(configs: impl Iterator<Item = (u32, u32, &'a CoreConfig)>) -> Self {
+        let mut tables = CoreTables::default();
+        let (mut states, mut potentials) = (Vec::new(), Vec::new());
+        for (k, (x, y, cfg)) in configs.enumerate() {
+            let index = u32::try_from(k).expect("fewer than 2^32 cores");
+            states.push(CoreState::new(index, x, y, cfg, &mut tables));
+            potentials.push(LineAligned(std::array::from_fn(|j| cfg.neurons[j].initial_potential)));
+        }
+        states.shrink_to_fit();
+        potentials.shrink_to_fit();
+        tables.shrink_to_fit();
+        Self { states, potentials, tables }
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// Bytes of state of all cores: their own, the potentials and the tables.
+    pub fn memory_bytes(&self) -> usize {
+        self.states.iter().map(CoreState::memory_bytes).sum::<usize>()
+            + self.potentials.capacity() * std::mem::size_of::<Potentials>()
+            + self.tables.memory_bytes()
+    }
+
+    /// The heap blocks (address, bytes) that a tick reads: every core's crossbar rows, the
+    /// core states, the potentials and the tables (see [`crate::pages`]).
+    pub(crate) fn hot_blocks(&self) -> Vec<(usize, usize)> {
+        let mut blocks: Vec<(usize, usize)> =
+            self.states.iter().map(|c| (c.rows.as_ptr() as usize, std::mem::size_of_val(&*c.rows))).collect();
+        blocks.push((self.potentials.as_ptr() as usize, std::mem::size_of_val(&self.potentials[..])));
+        blocks.push((self.states.as_ptr() as usize, std::mem::size_of_val(&self.states[..])));
+        blocks.extend(self.tables.blocks());
+        blocks
     }
 }
 
@@ -187,6 +302,7 @@ pub struct TickContext<'a> {
     pub mode: EvalMode,
     pub lookup: &'a GridIndex,
     pub schedulers: &'a [Scheduler],
+    pub tables: &'a CoreTables,
     pub isa: Isa,
 }
 
@@ -363,7 +479,8 @@ fn bit(words: &[u64; 4], i: usize) -> bool {
     words[i / 64] >> (i % 64) & 1 == 1
 }
 
-/// A core while it runs.
+/// A core while it runs (its potentials and its read-only per-neuron arrays are kept in
+/// tables ordered by core: see [`Cores`]).
 #[derive(Debug, Clone)]
 pub struct CoreState {
     pub x: u32,
@@ -372,7 +489,7 @@ pub struct CoreState {
     rows: Box<LineAligned<[[u64; 4]; AXONS]>>,
     /// Axon types, 2 bits each (see [`type_of`]).
     axon_types: [u64; AXONS / 32],
-    weights: Weights,
+    weights: WeightsAt,
     /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
     /// when all neurons share `dynamics[0]`).
     dynamics: Vec<Dynamics>,
@@ -380,12 +497,10 @@ pub struct CoreState {
     /// The kernel flags of every deterministic dynamics when `dynamics_index` is in use and
     /// they are all the same (their neurons then update lane by lane, vectorised).
     shared_flags: Option<KernelFlags>,
-    routes: Box<LineAligned<[u32; NEURONS]>>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
     stochastic: [u64; 4],
-    /// Membrane potentials.
-    pub potentials: Box<LineAligned<[i32; NEURONS]>>,
-    /// This core's index (its scheduler's position in the simulator's table).
+    /// This core's index (its position in [`Cores`] and its scheduler's in the simulator's
+    /// table; its routes in [`CoreTables`] are at the same position).
     pub index: u32,
     pub prng: Xorshift32,
     /// Nothing happened in the last tick and nothing will until an axon is active.
@@ -393,7 +508,9 @@ pub struct CoreState {
 }
 
 impl CoreState {
-    pub fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig) -> Self {
+    /// The state of core `index` (the next of `tables`, which receives its routes and weights).
+    fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig, tables: &mut CoreTables) -> Self {
+        debug_assert_eq!(tables.routes.len(), index as usize, "cores are added in index order");
         let rows = Box::new(LineAligned(*cfg.rows));
         let mut axon_types = [0u64; AXONS / 32];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
@@ -401,27 +518,20 @@ impl CoreState {
         }
         let narrow = cfg.neurons.iter().all(|n| n.weights.iter().all(|&w| (-128..=127).contains(&w)));
         let weights = if narrow {
-            let mut w = Box::new(LineAligned([[0i8; NEURONS]; AXON_TYPES]));
-            for (j, n) in cfg.neurons.iter().enumerate() {
-                for g in 0..AXON_TYPES {
-                    w[g][j] = n.weights[g] as i8;
-                }
-            }
-            Weights::Narrow(w)
+            tables
+                .narrow
+                .push(LineAligned(std::array::from_fn(|g| std::array::from_fn(|j| cfg.neurons[j].weights[g] as i8))));
+            WeightsAt::Narrow((tables.narrow.len() - 1) as u32)
         } else {
-            let mut w = Box::new(LineAligned([[0i16; NEURONS]; AXON_TYPES]));
-            for (j, n) in cfg.neurons.iter().enumerate() {
-                for g in 0..AXON_TYPES {
-                    w[g][j] = n.weights[g] as i16;
-                }
-            }
-            Weights::Wide(w)
+            tables
+                .wide
+                .push(LineAligned(std::array::from_fn(|g| std::array::from_fn(|j| cfg.neurons[j].weights[g] as i16))));
+            WeightsAt::Wide((tables.wide.len() - 1) as u32)
         };
         let mut dynamics: Vec<Dynamics> = Vec::new();
         let mut dynamics_index = Vec::with_capacity(NEURONS);
         let mut stochastic = [0u64; 4];
-        let mut routes = Box::new(LineAligned([0u32; NEURONS]));
-        let mut potentials = Box::new(LineAligned([0i32; NEURONS]));
+        let mut routes = LineAligned([0u32; NEURONS]);
         for (j, n) in cfg.neurons.iter().enumerate() {
             let d = Dynamics::of(n);
             let k = match dynamics.iter().position(|e| *e == d) {
@@ -436,7 +546,6 @@ impl CoreState {
                 stochastic[j / 64] |= 1 << (j % 64);
             }
             routes[j] = Route::of(n).pack();
-            potentials[j] = n.initial_potential;
         }
         if dynamics.len() == 1 {
             dynamics_index = Vec::new();
@@ -448,6 +557,7 @@ impl CoreState {
             _ => None,
         };
         dynamics.shrink_to_fit();
+        tables.routes.push(routes);
         Self {
             x,
             y,
@@ -457,47 +567,27 @@ impl CoreState {
             dynamics,
             dynamics_index,
             shared_flags,
-            routes,
             stochastic,
-            potentials,
             index,
             prng: Xorshift32::new(cfg.seed),
             quiet: false,
         }
     }
 
-    /// Set the potentials and PRNG state (restoring a saved simulation).
-    pub fn restore(&mut self, potentials: &[i32; NEURONS], prng: u32) {
-        self.potentials.0 = *potentials;
+    /// Set the PRNG state (restoring a saved simulation; the potentials are restored apart).
+    pub fn restore(&mut self, prng: u32) {
         self.prng = Xorshift32::from_state(prng);
         self.quiet = false;
     }
 
-    /// Bytes this core's state occupies (its struct and everything it owns), for reports.
+    /// Bytes this core's own state occupies (its struct and everything it owns, and its
+    /// scheduler; not its share of the tables, see [`Cores::memory_bytes`]), for reports.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + AXONS * 32
-            + self.weights.bytes()
+            + std::mem::size_of_val(&*self.rows)
             + self.dynamics.capacity() * std::mem::size_of::<Dynamics>()
             + self.dynamics_index.capacity()
-            + NEURONS * 4 // routes
-            + NEURONS * 4 // potentials
             + std::mem::size_of::<Scheduler>()
-    }
-
-    /// The heap blocks (address, bytes) that a tick reads at random: rows, weights, routes, and
-    /// the potentials (see [`crate::pages`]).
-    pub(crate) fn hot_blocks(&self) -> [(usize, usize); 4] {
-        let weights = match &self.weights {
-            Weights::Narrow(w) => (w.as_ptr() as usize, AXON_TYPES * NEURONS),
-            Weights::Wide(w) => (w.as_ptr() as usize, AXON_TYPES * NEURONS * 2),
-        };
-        [
-            (self.rows.as_ptr() as usize, AXONS * 32),
-            weights,
-            (self.routes.as_ptr() as usize, NEURONS * 4),
-            (self.potentials.as_ptr() as usize, NEURONS * 4),
-        ]
     }
 
     #[inline(always)]
@@ -521,7 +611,7 @@ impl CoreState {
     /// prefetcher follows by itself; prefetching them too only keeps the CPU's few outstanding
     /// misses busy. A hint only; it changes no result.
     #[inline]
-    pub fn prefetch(&self, t: u64, schedulers: &[Scheduler]) {
+    pub fn prefetch(&self, t: u64, schedulers: &[Scheduler], tables: &CoreTables) {
         let active = schedulers[self.index as usize].slot((t % SLOTS as u64) as usize);
         if self.quiet && active == [0; 4] {
             return; // it will be skipped
@@ -535,15 +625,12 @@ impl CoreState {
             }
         }
         if active != [0; 4] {
-            let (w, bytes) = match &self.weights {
-                Weights::Narrow(w) => (w.as_ptr().cast::<u8>(), AXON_TYPES * NEURONS),
-                Weights::Wide(w) => (w.as_ptr().cast::<u8>(), AXON_TYPES * NEURONS * 2),
-            };
+            let (w, bytes) = tables.weights(self.weights).bytes();
             for line in 0..bytes / 64 {
                 prefetch_line(w.wrapping_add(line * 64));
             }
         }
-        let r = self.routes.as_ptr().cast::<u8>();
+        let r = tables.routes[self.index as usize].as_ptr().cast::<u8>();
         for line in 0..(NEURONS * 4 / 64) {
             prefetch_line(r.wrapping_add(line * 64));
         }
@@ -552,37 +639,38 @@ impl CoreState {
     /// Run tick `ctx.t` of this core: take slot `t mod 16` of its scheduler, update all 256
     /// neurons, and send the spikes: to host ports into `sink`, to axons into `sink.pending`
     /// (performed by [`deliver`] during the same compute phase). Consumes one tick.
-    pub fn tick(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
+    pub fn tick(&mut self, v: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
         match ctx.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` (or
             // `Simulator::set_isa`, which clamps to it) after the CPU reported every feature
             // the function is compiled for.
-            Isa::Avx512 => unsafe { self.tick_avx512(ctx, sink) },
+            Isa::Avx512 => unsafe { self.tick_avx512(v, ctx, sink) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for the AVX2 feature set.
-            Isa::Avx2 => unsafe { self.tick_avx2(ctx, sink) },
-            _ => self.tick_body(ctx, sink),
+            Isa::Avx2 => unsafe { self.tick_avx2(v, ctx, sink) },
+            _ => self.tick_body(v, ctx, sink),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
-    unsafe fn tick_avx2(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
-        self.tick_body(ctx, sink)
+    unsafe fn tick_avx2(&mut self, v: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+        self.tick_body(v, ctx, sink)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
-    unsafe fn tick_avx512(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
-        self.tick_body(ctx, sink)
+    unsafe fn tick_avx512(&mut self, v: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+        self.tick_body(v, ctx, sink)
     }
 
     /// The tick itself; inlined into one copy per instruction set so that the loops over
     /// neurons are vectorised for the widest registers the CPU has.
     #[inline(always)]
-    fn tick_body(&mut self, ctx: &TickContext<'_>, sink: &mut TickSink) {
-        let TickContext { t, record_spikes, mode, lookup, schedulers, .. } = *ctx;
+    fn tick_body(&mut self, potentials: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+        let TickContext { t, record_spikes, mode, lookup, schedulers, tables, .. } = *ctx;
+        let weights = tables.weights(self.weights);
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
@@ -621,26 +709,26 @@ impl CoreState {
                     w &= w - 1;
                     let (r, g) = (&self.rows[i], self.axon_type(i));
                     let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
-                    match &self.weights {
-                        Weights::Narrow(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
-                        Weights::Wide(w) => integrate_axon(&mut self.potentials, &lanes, &w[g]),
+                    match weights {
+                        WeightsRef::Narrow(w) => integrate_axon(potentials, &lanes, &w[g]),
+                        WeightsRef::Wide(w) => integrate_axon(potentials, &lanes, &w[g]),
                     }
                 }
             }
             if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
-                changed = dynamics_uniform(&mut self.potentials, &self.dynamics[0], &mut spikes);
+                changed = dynamics_uniform(potentials, &self.dynamics[0], &mut spikes);
             } else if let Some(flags) = self.shared_flags {
                 let (table, index) = (&self.dynamics[..], &self.dynamics_index[..]);
-                changed = dynamics_indexed(&mut self.potentials, table, index, flags, &det, &mut spikes);
+                changed = dynamics_indexed(potentials, table, index, flags, &det, &mut spikes);
             } else {
                 for j in 0..NEURONS {
                     if bit(&seq_mask, j) {
                         continue;
                     }
                     let d = *self.dynamics_of(j);
-                    let v0 = self.potentials[j];
+                    let v0 = potentials[j];
                     let (v, spiked) = leak_and_threshold(v0, &d, 0);
-                    self.potentials[j] = v;
+                    potentials[j] = v;
                     changed |= v != v0;
                     spikes[j / 64] |= (spiked as u64) << (j % 64);
                 }
@@ -674,11 +762,11 @@ impl CoreState {
                     let j = k * 64 + w.trailing_zeros() as usize;
                     w &= w - 1;
                     let d = *self.dynamics_of(j);
-                    let v0 = self.potentials[j];
+                    let v0 = potentials[j];
                     let (v, spiked, stochastic_events) =
-                        update_neuron_sequential(v0, j, &d, &self.weights, &events[j], &self.axon_types, &mut prng);
+                        update_neuron_sequential(v0, j, &d, weights, &events[j], &self.axon_types, &mut prng);
                     c.stochastic_synaptic_events += stochastic_events;
-                    self.potentials[j] = v;
+                    potentials[j] = v;
                     changed |= v != v0;
                     spikes[k] |= (spiked as u64) << (j % 64);
                 }
@@ -699,7 +787,7 @@ impl CoreState {
                 if record_spikes {
                     sink.fired.push((self.x, self.y, j as u16));
                 }
-                match Route::unpack(self.routes[j]) {
+                match Route::unpack(tables.routes[self.index as usize][j]) {
                     Route::None => {}
                     Route::Axon { dx, dy, axon, delay } => {
                         let tx = (self.x as i32 + dx) as u32;
@@ -952,7 +1040,7 @@ fn update_neuron_sequential(
     mut v: i32,
     j: usize,
     d: &Dynamics,
-    weights: &Weights,
+    weights: WeightsRef<'_>,
     events: &[u64; 4],
     axon_types: &[u64; AXONS / 32],
     prng: &mut Xorshift32,
@@ -1018,10 +1106,12 @@ mod tests {
         let mut wide = CoreConfig::empty(1);
         wide.neurons[3].weights[2] = 200; // needs 16-bit weights
         for (k, cfg) in [CoreConfig::empty(1), wide].iter().enumerate() {
-            let cores: Vec<CoreState> = (0..8).map(|i| CoreState::new(i, i, 0, cfg)).collect();
-            for core in &cores {
-                assert_eq!(matches!(core.weights, Weights::Wide(_)), k == 1);
-                for (addr, _) in core.hot_blocks() {
+            let cores = Cores::new((0..8).map(|i| (i, 0, cfg)));
+            for (core, v) in cores.states.iter().zip(&cores.potentials) {
+                let w = cores.tables.weights(core.weights);
+                assert_eq!(matches!(w, WeightsRef::Wide(_)), k == 1);
+                let route = cores.tables.routes[core.index as usize].as_ptr();
+                for addr in [core.rows.as_ptr() as usize, v.as_ptr() as usize, w.bytes().0 as usize, route as usize] {
                     assert_eq!(addr % 64, 0, "a hot array of core {} starts mid-line", core.index);
                 }
             }

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use crate::core::{deliver, CoreState, EvalMode, Isa, Scheduler, TickContext, TickSink};
+use crate::core::{deliver, CoreState, Cores, EvalMode, Isa, Potentials, Scheduler, TickContext, TickSink};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
@@ -65,6 +65,15 @@ const CHUNK_CORES: usize = 32;
 /// How many cores ahead phase 1 prefetches.
 const PREFETCH_AHEAD: usize = 4;
 
+/// Back everything a tick reads with 2 MiB pages: the cores' blocks and the schedulers (read
+/// at random by every spike; in 4 KiB pages, 16 chips' 32 MiB of schedulers alone span more
+/// pages than the CPU's TLB holds).
+fn advise_state_huge_pages(cores: &Cores, schedulers: &[Scheduler]) {
+    let mut blocks = cores.hot_blocks();
+    blocks.push((schedulers.as_ptr() as usize, std::mem::size_of_val(schedulers)));
+    advise_huge_pages(blocks);
+}
+
 /// One core's dynamic state (what changes from tick to tick).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreSnapshot {
@@ -94,7 +103,7 @@ struct Pool {
 }
 
 pub struct Simulator {
-    cores: Vec<CoreState>,
+    cores: Cores,
     /// One per core, same order; shared by all threads during a tick (see [`Scheduler`]).
     schedulers: Vec<Scheduler>,
     grid: GridIndex,
@@ -112,11 +121,11 @@ impl Simulator {
     pub fn new(network: &Network, threads: usize) -> Result<Self> {
         network.validate()?;
         let grid = GridIndex::new(network);
-        let cores: Vec<CoreState> =
-            network.cores().enumerate().map(|(i, (&(x, y), cfg))| CoreState::new(i as u32, x, y, cfg)).collect();
-        advise_huge_pages(cores.iter().flat_map(CoreState::hot_blocks).collect());
+        let cores = Cores::new(network.cores().map(|(&(x, y), cfg)| (x, y, cfg)));
+        let schedulers: Vec<Scheduler> = (0..cores.len()).map(|_| Scheduler::default()).collect();
+        advise_state_huge_pages(&cores, &schedulers);
         Ok(Self {
-            schedulers: cores.iter().map(|_| Scheduler::default()).collect(),
+            schedulers,
             cores,
             grid,
             output_ports: network.output_ports(),
@@ -131,21 +140,19 @@ impl Simulator {
 
     /// Bytes of simulation state per configured core (core state and its share of the index).
     pub fn memory_bytes(&self) -> usize {
-        self.cores.iter().map(CoreState::memory_bytes).sum::<usize>() + self.grid.memory_bytes()
+        self.cores.memory_bytes() + self.grid.memory_bytes()
     }
 
     /// The dynamic state now (potentials, schedulers, PRNGs, tick).
     pub fn state(&self) -> SimState {
         SimState {
             tick: self.tick,
-            cores: self
-                .cores
-                .iter()
+            cores: (self.cores.states.iter().zip(&self.cores.potentials))
                 .zip(&self.schedulers)
-                .map(|(c, s)| CoreSnapshot {
+                .map(|((c, v), s)| CoreSnapshot {
                     x: c.x,
                     y: c.y,
-                    potentials: c.potentials.0,
+                    potentials: v.0,
                     scheduler: std::array::from_fn(|slot| s.slot(slot)),
                     prng: c.prng.state(),
                 })
@@ -162,7 +169,7 @@ impl Simulator {
                 self.cores.len()
             )));
         }
-        for (k, (snap, core)) in state.cores.iter().zip(&self.cores).enumerate() {
+        for (k, (snap, core)) in state.cores.iter().zip(&self.cores.states).enumerate() {
             if (snap.x, snap.y) != (core.x, core.y) {
                 return Err(Error::Format(format!(
                     "state core {k} is at ({}, {}), the network's is at ({}, {})",
@@ -179,8 +186,10 @@ impl Simulator {
                 return Err(Error::Format(format!("state core ({}, {}): PRNG state 0 is invalid", snap.x, snap.y)));
             }
         }
-        for ((snap, core), sched) in state.cores.iter().zip(self.cores.iter_mut()).zip(&self.schedulers) {
-            core.restore(&snap.potentials, snap.prng);
+        let cores = self.cores.states.iter_mut().zip(self.cores.potentials.iter_mut());
+        for ((snap, (core, v)), sched) in state.cores.iter().zip(cores).zip(&self.schedulers) {
+            core.restore(snap.prng);
+            v.0 = snap.potentials;
             for (slot, words) in snap.scheduler.iter().enumerate() {
                 sched.store(slot, *words);
             }
@@ -242,7 +251,7 @@ impl Simulator {
         let i = self
             .core_index(x, y)
             .ok_or_else(|| Error::Input(format!("potentials: no core is configured at ({x}, {y})")))?;
-        Ok(self.cores[i].potentials.0)
+        Ok(self.cores.potentials[i].0)
     }
 
     /// Check host inputs for a run of `ticks` ticks from now and resolve them to
@@ -422,8 +431,10 @@ impl Simulator {
                 copy
             })
             .collect();
+        let cores = self.cores.clone();
+        advise_state_huge_pages(&cores, &schedulers);
         Simulator {
-            cores: self.cores.clone(),
+            cores,
             schedulers,
             grid: self.grid.clone(),
             output_ports: self.output_ports,
@@ -477,20 +488,21 @@ impl Simulator {
             // Phase 1: compute.
             let grid = &self.grid;
             let schedulers = &self.schedulers[..];
-            let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, isa };
-            let compute = |chunk: &mut [CoreState]| {
+            let tables = &self.cores.tables;
+            let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, tables, isa };
+            let compute = |(chunk, potentials): (&mut [CoreState], &mut [Potentials])| {
                 // Prefetch a core's first reads while the cores before it compute, and deliver
                 // a core's spikes after the next one has computed (see `core::deliver`).
                 let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
                 let mut queued = Vec::with_capacity(NEURONS);
                 for first in chunk.iter().take(PREFETCH_AHEAD) {
-                    first.prefetch(t, schedulers);
+                    first.prefetch(t, schedulers, tables);
                 }
                 for k in 0..chunk.len() {
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
-                        next.prefetch(t, schedulers);
+                        next.prefetch(t, schedulers, tables);
                     }
-                    chunk[k].tick(&ctx, &mut sink);
+                    chunk[k].tick(&mut potentials[k], &ctx, &mut sink);
                     deliver(schedulers, &queued);
                     queued.clear();
                     std::mem::swap(&mut queued, &mut sink.pending);
@@ -499,9 +511,11 @@ impl Simulator {
                 sink
             };
             let outs: Vec<TickSink> = if parallel {
-                self.cores.par_chunks_mut(CHUNK_CORES).map(compute).collect()
+                let potentials = self.cores.potentials.par_chunks_mut(CHUNK_CORES);
+                self.cores.states.par_chunks_mut(CHUNK_CORES).zip(potentials).map(compute).collect()
             } else {
-                self.cores.chunks_mut(CHUNK_CORES).map(compute).collect()
+                let potentials = self.cores.potentials.chunks_mut(CHUNK_CORES);
+                self.cores.states.chunks_mut(CHUNK_CORES).zip(potentials).map(compute).collect()
             };
 
             // Phase 2: record and count, in core order (chunks are in core order).
