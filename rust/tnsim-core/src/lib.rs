@@ -7,7 +7,8 @@
 //! - [`simulator`]: the tick loop over all cores, routing, host inputs and outputs;
 //! - [`grid`]: core index by grid position;
 //! - [`prng`]: the per-core xorshift32 generator; [`counters`]: event counters;
-//! - [`format`]: the native, versioned network file format.
+//! - [`format`]: the native, versioned network file format;
+//! - [`pages`]: backing the run-time state with 2 MiB pages.
 //!
 //! Nothing here knows about Python; the `tnsim-py` crate is a thin binding over it.
 
@@ -17,7 +18,7 @@ pub mod error;
 pub mod format;
 pub mod grid;
 pub mod network;
-mod pages;
+pub mod pages;
 pub mod params;
 pub mod prng;
 pub mod simulator;

@@ -15,7 +15,7 @@ const HUGE_PAGE: usize = 2 << 20;
 /// Ask the kernel to back the memory of these heap blocks (start address, length) with huge
 /// pages: blocks are merged into runs of neighbours, and each run's 2 MiB-aligned interior
 /// is advised. Runs shorter than a huge page are left alone (small simulations are untouched).
-pub(crate) fn advise_huge_pages(mut blocks: Vec<(usize, usize)>) {
+pub fn advise_huge_pages(mut blocks: Vec<(usize, usize)>) {
     blocks.sort_unstable();
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for (start, len) in blocks {
