@@ -1,6 +1,7 @@
 """The benchmark module's workloads are what they claim (benchmarks measure; these check)."""
 
 import numpy as np
+import pytest
 
 import tnsim
 from tnsim import bench
@@ -25,3 +26,25 @@ def test_measure_reports_honest_rates():
     m = bench.measure("ff", net, ticks=30, threads=1, warmup=0)
     assert m.cores == 5 and m.ticks == 30 and m.seconds > 0
     assert 0 <= m.firing_rate <= 1 and m.bytes_per_core > 8192  # the crossbar alone is 8 KiB
+
+
+def test_memory_floor_measures_and_names_bad_sizes():
+    from tnsim._core import memory_floor
+
+    assert 0 < memory_floor(1, 1, core_ticks=20_000) < 1e6
+    for chips, threads, what in [(0, 1, "chips = 0"), (65, 1, "chips = 65"), (1, 0, "threads = 0")]:
+        with pytest.raises(tnsim.InputError, match=what):
+            memory_floor(chips, threads, core_ticks=1)
+
+
+def test_floor_table_pairs_engine_and_floor_rows_by_size():
+    rows = [{"name": "chip", "threads": 2, "cores": 4096, "ns_per_core_tick": 200.0},
+            {"name": "chip", "threads": 1, "cores": 4096, "ns_per_core_tick": 370.0},
+            {"name": "scale 4x4 chips", "threads": 2, "cores": 65536, "ns_per_core_tick": 280.0}]
+    floor = [{"chips": 1, "threads": 2, "ns_per_core_tick": 100.0},
+             {"chips": 16, "threads": 2, "ns_per_core_tick": 140.0}]
+    lines = []
+    bench._print_floor(rows, floor, lines.append)
+    table = [line.split() for line in lines[3:]]
+    assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00"],
+                     ["16", "280.0", "140.0", "140.0", "1.40", "1.40"]]

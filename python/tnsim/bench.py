@@ -14,6 +14,10 @@ since the machine may be shared and noisy. The workloads:
 - ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (the
   sequential path, one PRNG per core).
 - ``reference``: the engine against the plain NumPy reference on the same small network.
+- ``memory floor``: at each scale size, the engine's memory accesses per core-tick in its own
+  layout without any arithmetic (``tnsim_core::floor``): the least time this machine's memory
+  system allows, printed next to the engine's time, so that a step between sizes can be told
+  apart as the machine's or the engine's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ._core import memory_floor
 from .network import Network
 from .neurons import Neurons
 from .reference import ReferenceSimulator
@@ -291,6 +296,11 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
         rows.append(measure(f"scale {chips[0]}x{chips[1]} chips", net, max(20, ticks // (4 * chips[0] * chips[1])), threads))
         del net
 
+    log("memory floor (the engine's memory accesses without its arithmetic)...")
+    floor = [{"chips": cx * cy, "threads": threads,
+              "ns_per_core_tick": memory_floor(cx * cy, threads, 2_000_000 if quick else 6_000_000)}
+             for cx, cy in scale]
+
     log("engine vs NumPy reference (4 cores)...")
     small = chip_workload((1, 1), seed=2, active_cores=4)
     # Only the 4 driven cores: build a 4-core network of the same kind.
@@ -306,6 +316,7 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
     ff = compare_feedforward(copies=16, images=500 if quick else 2000, log=log)
 
     report = {"machine": info, "threads": threads, "rows": [r.row() for r in rows],
+              "memory_floor": floor,
               "feedforward": ff,
               "reference_us_per_core_tick": ref_us,
               "engine_small_us_per_core_tick": eng.ns_per_core_tick / 1e3,
@@ -342,6 +353,9 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
     log(f"  NumPy reference (same 4 cores) {ref:10.1f} us   ({ref / eng:,.0f}x the engine, measured here)")
     for peer, us in report["peers_us_per_core_tick"].items():
         log(f"  {peer:30s} {us:10.1f} us   ({us / cpu_us:,.0f}x the engine; published figure)")
+    floor = report.get("memory_floor")
+    if floor:
+        _print_floor(report["rows"], floor, log)
     ff = report.get("feedforward")
     if ff:
         log("")
@@ -353,6 +367,25 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
         if "torch_images_per_s" in ff:
             log(f"  PyTorch matrix products (CPU)  {ff['torch_images_per_s']:12,.0f} images/s   "
                 f"(engine / torch = {ff['engine_images_per_s'] / ff['torch_images_per_s']:.2f})")
+
+
+def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: Callable[[str], None]) -> None:
+    """The engine's time per core-tick at each size next to the memory floor's, same threads."""
+    threads = floor[0]["threads"]
+    engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
+    for r in rows:
+        if r["name"].startswith("scale ") and r["threads"] == threads:
+            engine[r["cores"] // 4096] = r["ns_per_core_tick"]
+    log("")
+    log(f"time per core-tick against the memory floor (same accesses, no arithmetic), {threads} threads:")
+    log(f"  {'chips':>5s} {'engine ns':>10s} {'floor ns':>9s} {'difference':>10s} "
+        f"{'engine / 1 chip':>15s} {'floor / 1 chip':>14s}")
+    e1, f1 = engine.get(1), floor[0]["ns_per_core_tick"]
+    for f in floor:
+        e, fl = engine.get(f["chips"]), f["ns_per_core_tick"]
+        if e is None or e1 is None:
+            continue
+        log(f"  {f['chips']:5d} {e:10.1f} {fl:9.1f} {e - fl:10.1f} {e / e1:15.2f} {fl / f1:14.2f}")
 
 
 def main(out_json: Optional[str] = None, quick: bool = False) -> int:

@@ -1,219 +1,26 @@
-//! The memory floor of a core-tick: the engine's memory accesses without its arithmetic.
+//! The memory floor of a core-tick (see `tnsim_core::floor`), printed for some sizes.
 //!
-//! Per core-tick, the chip workload of `tnsim bench` reads and writes back a core's 256
-//! potentials, reads its weights and routes, about 5 random rows of its 8 KiB crossbar, and
-//! sets about 5 bits in the schedulers of random cores. This program makes those accesses in
-//! the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
-//! ahead, deliveries performed one core late) but touches one word per cache line and computes
-//! nothing, for 1, 4 and 16 chips of cores, on one thread and on two (each thread a contiguous
-//! half of the cores, as the engine's chunks). What it measures is the least time
-//! per core-tick that this machine's memory system allows for this work, at each size: the
-//! engine can only come close to it, and the step from the size that fits in the last-level
-//! cache to the size that does not is the machine's, not the engine's.
-//!
-//! `cargo run --release -p tnsim-core --example memory_floor [chips...]` (default 1 4 16).
+//! `cargo run --release -p tnsim-core --example memory_floor [chips...]` (default 1 4 16);
 //! `TNSIM_FLOOR_THREADS=1,2` (the default) sets the thread counts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use tnsim_core::floor::{memory_floor, memory_floor_bytes};
 
-use tnsim_core::core::LineAligned;
-use tnsim_core::pages::advise_huge_pages;
-
-const NEURONS: usize = 256;
-const CORES_PER_CHIP: usize = 4096;
-/// Random crossbar rows, routes and deliveries per core-tick (the chip workload's means).
-const PER_TICK: usize = 5;
-const PREFETCH_AHEAD: usize = 4;
-const LINE: usize = 64;
-
-type Crossbar = LineAligned<[[u64; 4]; NEURONS]>;
-type Scheduler = LineAligned<[AtomicU64; 64]>;
-
-struct State {
-    crossbars: Vec<Crossbar>,
-    potentials: Vec<LineAligned<[i32; NEURONS]>>,
-    weights: Vec<LineAligned<[i8; 4 * NEURONS]>>,
-    routes: Vec<LineAligned<[u32; NEURONS]>>,
-    schedulers: Vec<Scheduler>,
-}
-
-impl State {
-    fn new(cores: usize) -> Self {
-        let state = Self {
-            crossbars: (0..cores).map(|c| LineAligned([[c as u64; 4]; NEURONS])).collect(),
-            potentials: (0..cores).map(|c| LineAligned([c as i32; NEURONS])).collect(),
-            weights: (0..cores).map(|c| LineAligned([c as i8; 4 * NEURONS])).collect(),
-            routes: (0..cores).map(|c| LineAligned([c as u32; NEURONS])).collect(),
-            schedulers: (0..cores).map(|_| LineAligned(std::array::from_fn(|_| AtomicU64::new(0)))).collect(),
-        };
-        advise_huge_pages(vec![
-            block(&state.crossbars),
-            block(&state.potentials),
-            block(&state.weights),
-            block(&state.routes),
-            block(&state.schedulers),
-        ]);
-        state
-    }
-
-    fn bytes(&self) -> usize {
-        [
-            block(&self.crossbars),
-            block(&self.potentials),
-            block(&self.weights),
-            block(&self.routes),
-            block(&self.schedulers),
-        ]
-        .iter()
-        .map(|b| b.1)
-        .sum()
-    }
-}
-
-fn block<T>(v: &[T]) -> (usize, usize) {
-    (v.as_ptr() as usize, std::mem::size_of_val(v))
-}
-
-/// The random choices of core `c` in tick `t` (the same when prefetching and when reading):
-/// splitmix64 of (c, t): crossbar rows and routes (8 bits each), and delivery targets.
-fn draws(c: usize, t: usize) -> [u64; 2] {
-    let mix = |mut z: u64| {
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let seed = ((c as u64) << 20 | t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    [mix(seed), mix(seed ^ 0xD1B5_4A32_D192_ED03)]
-}
-
-fn byte(x: u64, k: usize) -> usize {
-    (x >> (8 * k)) as usize & 0xFF
-}
-
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// One tick over all cores, split among `threads`; returns a sum of what was read (so that
-/// nothing is optimised away).
-fn tick(s: &mut State, t: usize, threads: usize) -> u64 {
-    let cores = s.potentials.len();
-    let part = cores.div_ceil(threads);
-    let State { crossbars, potentials, weights, routes, schedulers } = s;
-    let shared = Shared { crossbars, weights, routes, schedulers };
-    std::thread::scope(|scope| {
-        let runs: Vec<_> = potentials
-            .chunks_mut(part)
-            .enumerate()
-            .map(|(k, potentials)| {
-                let shared = &shared;
-                scope.spawn(move || tick_cores(shared, potentials, k * part, t))
-            })
-            .collect();
-        runs.into_iter().fold(0u64, |sum, run| sum.wrapping_add(run.join().expect("a floor thread panicked")))
-    })
-}
-
-/// What all threads read (the schedulers are written with atomic ORs, as in the engine).
-struct Shared<'a> {
-    crossbars: &'a [Crossbar],
-    weights: &'a [LineAligned<[i8; 4 * NEURONS]>],
-    routes: &'a [LineAligned<[u32; NEURONS]>],
-    schedulers: &'a [Scheduler],
-}
-
-/// The cores `first..first + potentials.len()` in order, as one thread of the engine does.
-fn tick_cores(s: &Shared<'_>, potentials: &mut [LineAligned<[i32; NEURONS]>], first: usize, t: usize) -> u64 {
-    let (cores, end) = (s.crossbars.len(), first + potentials.len());
-    let mut queued: Vec<(usize, usize)> = Vec::with_capacity(PER_TICK);
-    let mut sum = 0u64;
-    let ahead = |c: usize| {
-        let r = draws(c, t)[0];
-        for k in 0..PER_TICK {
-            prefetch(&s.crossbars[c][byte(r, k)]);
-        }
-        for line in (0..4 * NEURONS).step_by(LINE) {
-            prefetch(&s.weights[c][line]);
-        }
-        for line in (0..NEURONS).step_by(LINE / 4) {
-            prefetch(&s.routes[c][line]);
-        }
-    };
-    for c in first..end.min(first + PREFETCH_AHEAD) {
-        ahead(c);
-    }
-    for c in first..end {
-        if c + PREFETCH_AHEAD < end {
-            ahead(c + PREFETCH_AHEAD);
-        }
-        let [r, targets] = draws(c, t);
-        let routes = r >> (8 * PER_TICK) | targets << 24;
-        for k in 0..PER_TICK {
-            sum = sum.wrapping_add(s.crossbars[c][byte(r, k)][0]);
-        }
-        let (weights, potentials) = (&s.weights[c], &mut potentials[c - first]);
-        for line in 0..4 * NEURONS / LINE {
-            sum = sum.wrapping_add(weights[line * LINE] as u64);
-        }
-        for line in (0..NEURONS).step_by(LINE / 4) {
-            potentials[line] = potentials[line].wrapping_add(1);
-        }
-        for k in 0..PER_TICK {
-            sum = sum.wrapping_add(s.routes[c][byte(routes, k)] as u64);
-        }
-        for &(target, word) in queued.iter() {
-            s.schedulers[target][word].fetch_or(1, Ordering::Relaxed);
-        }
-        queued.clear();
-        for k in 0..PER_TICK {
-            let target = (targets >> (16 + 8 * k)) as usize % cores;
-            let word = (targets >> (8 * k)) as usize % 64;
-            prefetch(&s.schedulers[target][word]);
-            queued.push((target, word));
-        }
-    }
-    for &(target, word) in &queued {
-        s.schedulers[target][word].fetch_or(1, Ordering::Relaxed);
-    }
-    sum
-}
-
-fn main() {
-    let chips: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("chips: a whole number")).collect();
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let chips = std::env::args().skip(1).map(|a| a.parse::<usize>()).collect::<Result<Vec<_>, _>>()?;
     let chips = if chips.is_empty() { vec![1, 4, 16] } else { chips };
-    let threads: Vec<usize> = std::env::var("TNSIM_FLOOR_THREADS")
+    let threads = std::env::var("TNSIM_FLOOR_THREADS")
         .unwrap_or_else(|_| "1,2".into())
         .split(',')
-        .map(|a| a.trim().parse().ok().filter(|&n| n > 0).expect("TNSIM_FLOOR_THREADS: whole numbers above 0"))
-        .collect();
+        .map(|a| a.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()?;
     println!("memory floor: the engine's memory accesses per core-tick, no arithmetic");
     println!("{:>6} {:>7} {:>10} {:>8} {:>14}", "chips", "cores", "state MiB", "threads", "ns/core-tick");
     for n in chips {
-        let cores = n * CORES_PER_CHIP;
-        let mut state = State::new(cores);
-        for &threads in &threads {
-            let ticks = (6_000_000 / cores).max(5);
-            let mut sum = 0u64;
-            for t in 0..2 {
-                sum = sum.wrapping_add(tick(&mut state, t, threads));
-            }
-            let start = Instant::now();
-            for t in 2..2 + ticks {
-                sum = sum.wrapping_add(tick(&mut state, t, threads));
-            }
-            // Wall time per core-tick, as `tnsim bench` reports.
-            let ns = start.elapsed().as_secs_f64() * 1e9 / (cores * ticks) as f64;
-            let mib = state.bytes() as f64 / (1 << 20) as f64;
-            println!("{n:>6} {cores:>7} {mib:>10.0} {threads:>8} {ns:>14.0}");
-            std::hint::black_box(sum);
+        for &t in &threads {
+            let ns = memory_floor(n, t, 6_000_000)?;
+            let mib = memory_floor_bytes(n) as f64 / (1 << 20) as f64;
+            println!("{n:>6} {:>7} {mib:>10.0} {t:>8} {ns:>14.0}", n * 4096);
         }
     }
+    Ok(())
 }

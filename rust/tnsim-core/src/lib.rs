@@ -8,13 +8,15 @@
 //! - [`grid`]: core index by grid position;
 //! - [`prng`]: the per-core xorshift32 generator; [`counters`]: event counters;
 //! - [`format`]: the native, versioned network file format;
-//! - [`pages`]: backing the run-time state with 2 MiB pages.
+//! - [`pages`]: backing the run-time state with 2 MiB pages;
+//! - [`floor`]: the memory floor of a core-tick (the engine's memory accesses alone).
 //!
 //! Nothing here knows about Python; the `tnsim-py` crate is a thin binding over it.
 
 pub mod core;
 pub mod counters;
 pub mod error;
+pub mod floor;
 pub mod format;
 pub mod grid;
 pub mod network;

@@ -200,6 +200,14 @@ fn neuron_field_ranges() -> Vec<(&'static str, i64, i64)> {
     NEURON_FIELDS.to_vec()
 }
 
+/// Wall nanoseconds per core-tick of the memory floor (tnsim_core::floor): the engine's memory
+/// accesses for `chips` chips without its arithmetic, on `threads` threads.
+#[pyfunction]
+#[pyo3(signature = (chips, threads = 1, core_ticks = 6_000_000))]
+fn memory_floor(py: Python<'_>, chips: usize, threads: usize, core_ticks: usize) -> PyResult<f64> {
+    py.detach(|| tnsim_core::floor::memory_floor(chips, threads, core_ticks)).map_err(to_py_err)
+}
+
 #[pyfunction]
 fn counter_names() -> Vec<&'static str> {
     Counters::NAMES.to_vec()
@@ -435,5 +443,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(neuron_fields, m)?)?;
     m.add_function(wrap_pyfunction!(neuron_field_ranges, m)?)?;
     m.add_function(wrap_pyfunction!(counter_names, m)?)?;
+    m.add_function(wrap_pyfunction!(memory_floor, m)?)?;
     Ok(())
 }
