@@ -15,6 +15,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use crate::core::LineAligned;
 use crate::error::{Error, Result};
 use crate::pages::advise_huge_pages;
@@ -31,7 +33,7 @@ type Scheduler = LineAligned<[AtomicU64; 64]>;
 
 /// The most chips [`memory_floor`] allocates (about 46 MiB each).
 pub const MAX_FLOOR_CHIPS: usize = 64;
-/// The most threads [`memory_floor`] starts (each tick starts them anew).
+/// The most threads [`memory_floor`] starts.
 pub const MAX_FLOOR_THREADS: usize = 256;
 
 /// Wall time in nanoseconds per core-tick of the memory floor for `chips` chips of 4096 cores
@@ -44,16 +46,20 @@ pub fn memory_floor(chips: usize, threads: usize, core_ticks: usize) -> Result<f
     if !(1..=MAX_FLOOR_THREADS).contains(&threads) {
         return Err(Error::Input(format!("memory_floor: threads = {threads}; it must be 1..={MAX_FLOOR_THREADS}")));
     }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Input(format!("memory_floor: could not start {threads} threads: {e}")))?;
     let cores = chips * CORES_PER_CHIP;
     let mut state = State::new(cores);
     let ticks = (core_ticks / cores).max(5);
     let mut sum = 0u64;
     for t in 0..2 {
-        sum = sum.wrapping_add(tick(&mut state, t, threads));
+        sum = sum.wrapping_add(tick(&mut state, t, &pool));
     }
     let start = Instant::now();
     for t in 2..2 + ticks {
-        sum = sum.wrapping_add(tick(&mut state, t, threads));
+        sum = sum.wrapping_add(tick(&mut state, t, &pool));
     }
     let ns = start.elapsed().as_secs_f64() * 1e9 / (cores * ticks) as f64;
     std::hint::black_box(sum);
@@ -132,21 +138,16 @@ fn prefetch<T>(p: *const T) {
 
 /// One tick over all cores, split among `threads`; returns a sum of what was read (so that
 /// nothing is optimised away).
-fn tick(s: &mut State, t: usize, threads: usize) -> u64 {
-    let cores = s.potentials.len();
-    let part = cores.div_ceil(threads);
+fn tick(s: &mut State, t: usize, pool: &rayon::ThreadPool) -> u64 {
+    let part = s.potentials.len().div_ceil(pool.current_num_threads());
     let State { crossbars, potentials, weights, routes, schedulers } = s;
     let shared = Shared { crossbars, weights, routes, schedulers };
-    std::thread::scope(|scope| {
-        let runs: Vec<_> = potentials
-            .chunks_mut(part)
+    pool.install(|| {
+        potentials
+            .par_chunks_mut(part)
             .enumerate()
-            .map(|(k, potentials)| {
-                let shared = &shared;
-                scope.spawn(move || tick_cores(shared, potentials, k * part, t))
-            })
-            .collect();
-        runs.into_iter().fold(0u64, |sum, run| sum.wrapping_add(run.join().expect("a floor thread panicked")))
+            .map(|(k, potentials)| tick_cores(&shared, potentials, k * part, t))
+            .reduce(|| 0, u64::wrapping_add)
     })
 }
 
