@@ -17,6 +17,7 @@ __all__ = [
     "neuron_fields",
     "neuron_field_ranges",
     "counter_names",
+    "memory_floor",
 ]
 
 __version__: str
