@@ -136,7 +136,7 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// One tick over all cores, split among `threads`; returns a sum of what was read (so that
+/// One tick over all cores, split among the pool's threads; returns a sum of what was read (so that
 /// nothing is optimised away).
 fn tick(s: &mut State, t: usize, pool: &rayon::ThreadPool) -> u64 {
     let part = s.potentials.len().div_ceil(pool.current_num_threads());
