@@ -391,10 +391,10 @@ impl Scheduler {
         self.slots[slot][axon / 64].fetch_or(1 << (axon % 64), Ordering::Relaxed);
     }
 
-    /// Prefetch (for writing) the word that [`Scheduler::set`] of this slot and axon changes.
+    /// Prefetch the word that [`Scheduler::set`] of this slot and axon changes.
     #[inline(always)]
     pub fn prefetch(&self, slot: usize, axon: usize) {
-        prefetch_line_for_write((&self.slots[slot][axon / 64] as *const AtomicU64).cast());
+        prefetch_line((&self.slots[slot][axon / 64] as *const AtomicU64).cast());
     }
 
     /// The axons of a slot.
@@ -440,24 +440,12 @@ pub struct TickSink {
 
 /// Prefetch one cache line (no effect on other architectures).
 #[inline(always)]
-fn prefetch_line(p: *const u8) {
+pub(crate) fn prefetch_line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults, even on an invalid address, and SSE is
     // part of the x86_64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Prefetch one cache line that is about to be written (no effect on other architectures).
-#[inline(always)]
-fn prefetch_line_for_write(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for `prefetch_line`; PREFETCHW executes as a NOP where it is not supported.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
