@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::core::LineAligned;
+use crate::core::{prefetch_line, LineAligned, Potentials};
 use crate::error::{Error, Result};
 use crate::pages::advise_huge_pages;
 use crate::params::{CHIP_SIDE, NEURONS};
@@ -71,7 +71,7 @@ pub fn memory_floor_bytes(chips: usize) -> usize {
     let cores = chips * CORES_PER_CHIP;
     cores
         * (std::mem::size_of::<Crossbar>()
-            + std::mem::size_of::<LineAligned<[i32; NEURONS]>>()
+            + std::mem::size_of::<Potentials>()
             + std::mem::size_of::<LineAligned<[i8; 4 * NEURONS]>>()
             + std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
             + std::mem::size_of::<Scheduler>())
@@ -79,7 +79,7 @@ pub fn memory_floor_bytes(chips: usize) -> usize {
 
 struct State {
     crossbars: Vec<Crossbar>,
-    potentials: Vec<LineAligned<[i32; NEURONS]>>,
+    potentials: Vec<Potentials>,
     weights: Vec<LineAligned<[i8; 4 * NEURONS]>>,
     routes: Vec<LineAligned<[u32; NEURONS]>>,
     schedulers: Vec<Scheduler>,
@@ -125,15 +125,8 @@ fn byte(x: u64, k: usize) -> usize {
     (x >> (8 * k)) as usize & 0xFF
 }
 
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+fn prefetch<T>(p: &T) {
+    prefetch_line((p as *const T).cast());
 }
 
 /// One tick over all cores, split among the pool's threads; returns a sum of what was read (so that
@@ -160,7 +153,7 @@ struct Shared<'a> {
 }
 
 /// The cores `first..first + potentials.len()` in order, as one thread of the engine does.
-fn tick_cores(s: &Shared<'_>, potentials: &mut [LineAligned<[i32; NEURONS]>], first: usize, t: usize) -> u64 {
+fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: usize) -> u64 {
     let (cores, end) = (s.crossbars.len(), first + potentials.len());
     let mut queued: Vec<(usize, usize)> = Vec::with_capacity(PER_TICK);
     let mut sum = 0u64;
