@@ -11,8 +11,8 @@ since the machine may be shared and noisy. The workloads:
   another chip (time per tick against cores).
 - ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
   close to nothing.
-- ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (the
-  sequential path, one PRNG per core).
+- ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (every
+  neuron draws from its core's one PRNG, in SPEC order).
 - ``reference``: the engine against the plain NumPy reference on the same small network.
 - ``memory floor``: at each scale size, the engine's memory accesses per core-tick in its own
   layout without any arithmetic (``tnsim_core::floor``): the least time this machine's memory

@@ -5,7 +5,7 @@
 //! Workloads (one "chip-like" core = density 0.5 crossbar, +-1 weights, deterministic neurons
 //! firing about once every 50 ticks, each targeting a random axon of a random core):
 //! - `deterministic`: 256 such cores;
-//! - `stochastic`: the same with stochastic synapses and leak (the sequential path);
+//! - `stochastic`: the same with stochastic synapses and leak (the drawing path);
 //! - `quiet`: 256 cores that receive nothing and change nothing (skipped);
 //! - phases: `compute` (one `CoreState::tick` per core, spikes delivered) against a whole
 //!   `Simulator::run` tick (compute + record).

@@ -12,11 +12,19 @@
 //!   to. Per neuron this is exactly SPEC's order of additions, saturation included, and the
 //!   loop over neurons is branch-free so the compiler vectorises it. Leak, threshold and
 //!   reset follow, vectorised too when all deterministic neurons share their dynamics.
-//! - **stochastic** neurons are updated one by one in ascending order, events in axon order,
-//!   drawing exactly where SPEC.md section 4 says ([`update_neuron_sequential`]).
+//! - **stochastic** neurons draw from the core's one PRNG in a fixed order (SPEC.md section
+//!   4: neuron by neuron, and within a neuron its events in axon order, then its leak, then
+//!   its threshold noise). The plain reading updates them one by one
+//!   ([`update_neuron_sequential`]), with the PRNG chain and each neuron's short, irregular
+//!   event loop on the critical path. The fast path ([`CoreState::update_drawing`]) gives every
+//!   neuron the same draws by counting first: neuron j's draws are the run that follows those
+//!   of the neurons before it, all of the tick's draws are generated at once, vectorised
+//!   ([`Xorshift32::fill_draws`]), and integration, leak and threshold then run over all
+//!   neurons lane by lane, each lane reading its own run.
 //!
-//! [`EvalMode::Sequential`] treats every neuron as stochastic (the sequential function handles
-//! both kinds): that plain path is what the fast one is tested against.
+//! [`EvalMode::Sequential`] treats every neuron as stochastic and updates each on its own (the
+//! sequential function handles both kinds): that plain path is what the fast one is tested
+//! against.
 //!
 //! A deterministic core that received nothing and changed nothing in its last tick is *quiet*:
 //! with no input its next tick would change nothing either (its update is a fixed function of
@@ -28,7 +36,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::counters::Counters;
 use crate::grid::GridIndex;
 use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP_SIDE, NEURONS, SLOTS, V_MAX, V_MIN};
-use crate::prng::Xorshift32;
+use crate::prng::{draw_position, Xorshift32};
+
+/// Run `$body` with `$i` bound to the position of every set bit of `$words` (a `[u64; 4]`),
+/// in ascending order. A macro rather than a function taking a closure: a closure is compiled
+/// on its own, without the target features of the tick it is written in, and large ones were
+/// not inlined back (the integration ran as scalar SSE2 code).
+macro_rules! for_each_bit {
+    ($words:expr, |$i:ident| $body:block) => {
+        for (k, &word) in $words.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                let $i = k * 64 + w.trailing_zeros() as usize;
+                w &= w - 1;
+                $body
+            }
+        }
+    };
+}
 
 /// How neurons are evaluated. Results are identical; only speed differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -436,6 +461,9 @@ pub struct TickSink {
     pub ports: Vec<u32>,
     /// Spikes (tick, x, y, neuron), in core and neuron order, when recording.
     pub fired: Vec<(u32, u32, u16)>,
+    /// Scratch: a core's PRNG states for its tick (see [`Xorshift32::fill_draws`]), kept here
+    /// so that the cores of a chunk reuse one allocation.
+    pub draws: Vec<u32>,
 }
 
 /// Prefetch one cache line (no effect on other architectures).
@@ -723,7 +751,7 @@ impl CoreState {
             }
         }
 
-        if seq_mask != [0; 4] {
+        if sequential_all {
             // Each sequential neuron's events as a set of axons, built from the active rows
             // (work in proportion to the events, not to axons x neurons).
             let mut events = [[0u64; 4]; NEURONS];
@@ -761,6 +789,9 @@ impl CoreState {
             }
             changed |= prng != self.prng;
             self.prng = prng;
+        } else if seq_mask != [0; 4] {
+            changed |=
+                self.update_drawing(potentials, &active, weights, &seq_mask, &mut spikes, &mut c, &mut sink.draws);
         }
 
         // Send the spikes, in neuron order: to a host port now; to an axon by prefetching the
@@ -802,6 +833,104 @@ impl CoreState {
         self.quiet = no_input && c.spikes == 0 && !changed;
         sink.counters += c;
     }
+
+    /// The neurons of `drawing` (those whose dynamics draw), in the fast mode: the same draws
+    /// in the same order as [`update_neuron_sequential`] on one neuron after the other, but
+    /// computed phase by phase over all of them, so that neither the PRNG chain nor the
+    /// per-neuron event loops are on the critical path. Each neuron's draws are counted
+    /// (its events of stochastic types, its leak and its threshold noise), which places the
+    /// run of draws of neuron j after those of the neurons before it; all draws of the tick
+    /// are generated at once ([`Xorshift32::fill_draws`]); the synaptic events are integrated
+    /// axon by axon over all neurons, each reading the next draw of its own run; then leak,
+    /// threshold and reset, neuron by neuron. Returns whether anything changed.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn update_drawing(
+        &mut self,
+        v: &mut [i32; NEURONS],
+        active: &[u64; 4],
+        weights: WeightsRef<'_>,
+        drawing: &[u64; 4],
+        spikes: &mut [u64; 4],
+        c: &mut Counters,
+        draws: &mut Vec<u32>,
+    ) -> bool {
+        // The neurons that draw for an event on an axon of each type.
+        let mut by_type = [[0u64; 4]; AXON_TYPES];
+        if self.dynamics_index.is_empty() {
+            for (g, lanes) in by_type.iter_mut().enumerate() {
+                if self.dynamics[0].stochastic_weights[g] {
+                    *lanes = *drawing;
+                }
+            }
+        } else {
+            for_each_bit!(drawing, |j| {
+                let d = self.dynamics_of(j);
+                for (g, lanes) in by_type.iter_mut().enumerate() {
+                    lanes[j / 64] |= (d.stochastic_weights[g] as u64) << (j % 64);
+                }
+            });
+        }
+
+        // Each neuron's first draw: the number of draws of the neurons before it.
+        let mut cursor = [0u32; NEURONS];
+        for_each_bit!(active, |i| {
+            let (r, g) = (&self.rows[i], self.axon_type(i));
+            let lanes = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
+            c.stochastic_synaptic_events += lanes.iter().map(|w| w.count_ones() as u64).sum::<u64>();
+            count_lanes(&mut cursor, &lanes);
+        });
+        let leak_and_noise = |d: &Dynamics| d.stochastic_leak as u32 + (d.mask_bits > 0) as u32;
+        if self.dynamics_index.is_empty() {
+            let n = leak_and_noise(&self.dynamics[0]);
+            cursor.iter_mut().for_each(|c| *c += n);
+        } else {
+            for_each_bit!(drawing, |j| {
+                cursor[j] += leak_and_noise(self.dynamics_of(j));
+            });
+        }
+        let mut total = 0u32;
+        for n in cursor.iter_mut() {
+            (*n, total) = (total, total + *n);
+        }
+        let mut prng = self.prng;
+        prng.fill_draws(total as usize, draws);
+
+        let start = *v;
+        for_each_bit!(active, |i| {
+            let (r, g) = (&self.rows[i], self.axon_type(i));
+            let lanes = [r[0] & drawing[0], r[1] & drawing[1], r[2] & drawing[2], r[3] & drawing[3]];
+            let stochastic = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
+            match (weights, draws.is_empty()) {
+                (WeightsRef::Narrow(w), false) => {
+                    integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws)
+                }
+                (WeightsRef::Wide(w), false) => {
+                    integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws)
+                }
+                // No draws at all: no event is stochastic.
+                (WeightsRef::Narrow(w), true) => integrate_axon(v, &lanes, &w[g]),
+                (WeightsRef::Wide(w), true) => integrate_axon(v, &lanes, &w[g]),
+            }
+        });
+        if self.dynamics_index.is_empty() {
+            // All 256 neurons share dynamics[0], which draws.
+            leak_and_fire_lanes(v, &self.dynamics[0], &cursor, draws, spikes);
+        } else {
+            for_each_bit!(drawing, |j| {
+                let mut next = cursor[j];
+                let (nv, spiked) = leak_and_fire(v[j], self.dynamics_of(j), || {
+                    next += 1;
+                    draws[draw_position(next - 1) as usize]
+                });
+                v[j] = nv;
+                spikes[j / 64] |= (spiked as u64) << (j % 64);
+            });
+        }
+        let changed = start != *v || prng != self.prng;
+        self.prng = prng;
+        changed
+    }
 }
 
 /// OR each queued delivery (target core, slot << 8 | axon) into its scheduler.
@@ -832,6 +961,128 @@ fn integrate_axon<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], lanes: &[u64; 4],
             let add = ws[l].into() & on.wrapping_neg();
             vs[l] = (vs[l] + add).clamp(V_MIN, V_MAX);
         }
+    }
+}
+
+/// Draw n of a tick, `draws[draw_position(n)]` (see [`Xorshift32::fill_draws`]), or the last
+/// one when n is past the end: the lane loops read a draw on every lane, branch-free, and a
+/// lane that takes none may point one past its neuron's run, which can be the end.
+/// `draws` must not be empty.
+#[inline(always)]
+fn draw_at(draws: &[u32], n: u32) -> u32 {
+    let p = draw_position(n).min(draws.len() as u32 - 1) as usize;
+    // SAFETY: p < draws.len() by the clamp (a bounds check would keep the loops that call
+    // this from vectorising).
+    unsafe { *draws.get_unchecked(p) }
+}
+
+/// `n[j] += 1` for every neuron j whose bit is set in `lanes`, branch-free.
+#[inline(always)]
+fn count_lanes(n: &mut [u32; NEURONS], lanes: &[u64; 4]) {
+    for (k, &word) in lanes.iter().enumerate() {
+        if word != 0 {
+            for (l, n) in n[k * 64..k * 64 + 64].iter_mut().enumerate() {
+                *n += (word >> l) as u32 & 1;
+            }
+        }
+    }
+}
+
+/// One active axon's synaptic events for the neurons set in `lanes`, in the fast path of
+/// neurons that draw: a neuron set in `stochastic` (a subset of `lanes`) takes its next draw,
+/// `draws[draw_position(cursor[j])]`, as rho and advances its cursor (SPEC step 1 for a
+/// stochastic synapse); the others add their weight. Branch-free, so that it vectorises.
+#[inline(always)]
+fn integrate_axon_drawing<W: Copy + Into<i32>>(
+    v: &mut [i32; NEURONS],
+    cursor: &mut [u32; NEURONS],
+    lanes: &[u64; 4],
+    stochastic: &[u64; 4],
+    w: &[W; NEURONS],
+    draws: &[u32],
+) {
+    for (k, (&word, &drawn)) in lanes.iter().zip(stochastic).enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let base = k * 64;
+        for l in 0..64 {
+            let j = base + l;
+            let (on, draws_here) = ((word >> l) & 1 == 1, (drawn >> l) & 1 == 1);
+            let s: i32 = w[j].into();
+            let rho = (draw_at(draws, cursor[j]) & 0xFF) as i32;
+            let add = if draws_here { (s.abs() >= rho) as i32 * s.signum() } else { s };
+            v[j] = if on { sat(v[j] + add) } else { v[j] };
+            cursor[j] += draws_here as u32;
+        }
+    }
+}
+
+/// [`leak_and_fire`] of all 256 neurons of a core, all with dynamics `d`, neuron j's draws
+/// starting at `draws[draw_position(cursor[j])]`: the same arithmetic with every choice a
+/// select (the flags of `d` are the same on every lane), so that it vectorises.
+#[inline(always)]
+fn leak_and_fire_lanes(
+    v: &mut [i32; NEURONS],
+    d: &Dynamics,
+    cursor: &[u32; NEURONS],
+    draws: &[u32],
+    spikes: &mut [u64; 4],
+) {
+    // With no draw at all (only stochastic synapses, and no event) nothing below uses one.
+    let draws = if draws.is_empty() { &[0u32][..] } else { draws };
+    let (leak, thr, beta, r, mask) = (d.leak, d.threshold, d.negative_threshold, d.reset_value, d.mask);
+    let (eps, kappa, stochastic_leak) = (d.leak_reversal, d.negative_saturation, d.stochastic_leak);
+    let (normal, linear, non_reset) =
+        (d.reset_mode == ResetMode::Normal, d.reset_mode == ResetMode::Linear, d.reset_mode == ResetMode::NonReset);
+    // Each neuron's leak draw, then its threshold noise's (mask is 0 when there is none),
+    // gathered first: with the gathers in it, the arithmetic loop below did not vectorise.
+    let mut rhos = [0i32; NEURONS];
+    let mut etas = [0i32; NEURONS];
+    for j in 0..NEURONS {
+        rhos[j] = (draw_at(draws, cursor[j]) & 0xFF) as i32;
+        etas[j] = (draw_at(draws, cursor[j] + stochastic_leak as u32) & 0x3_FFFF) as i32 & mask;
+    }
+    let mut fired = [0u8; NEURONS];
+    for j in 0..NEURONS {
+        let (rho, eta) = (rhos[j], etas[j]);
+        // 2. Leak, leak reversal, anti-ringing (non-short-circuit & and |: no branches).
+        let v0 = v[j];
+        let omega = if eps { v0.signum() } else { 1 };
+        let drawn_step = (leak.abs() >= rho) as i32 * omega * leak.signum();
+        let x = sat(v0 + if stochastic_leak { drawn_step } else { omega * leak });
+        let crossed = (v0 > 0) & (x < 0) | (v0 < 0) & (x > 0);
+        let x = if eps & crossed { 0 } else { x };
+        // 4-6. Threshold (with noise), reset, negative threshold, non-reset ceiling.
+        let spike = x >= thr + eta;
+        let reset = if normal {
+            r
+        } else if linear {
+            sat(x - (thr + eta))
+        } else {
+            x
+        };
+        let bounce = if normal {
+            -r
+        } else if linear {
+            sat(x + beta + eta)
+        } else {
+            x
+        };
+        let below = if kappa {
+            x.max(-beta)
+        } else if x < -(beta + eta) {
+            bounce
+        } else {
+            x
+        };
+        let nv = if spike { reset } else { below };
+        let nv = if non_reset { nv.min(thr + mask) } else { nv };
+        v[j] = nv;
+        fired[j] = spike as u8;
+    }
+    for (word, flags) in spikes.iter_mut().zip(fired.chunks_exact(64)) {
+        *word |= flags.iter().enumerate().fold(0u64, |w, (l, &f)| w | (f as u64) << l);
     }
 }
 
@@ -1020,6 +1271,28 @@ fn threshold_and_reset(mut v: i32, d: &Dynamics, eta: i32) -> (i32, bool) {
     (v, spiked)
 }
 
+/// SPEC steps 2-6 of a neuron that may draw: the leak (drawing if stochastic), then threshold
+/// noise, threshold and reset. `draw` gives the core's next PRNG state.
+#[inline(always)]
+fn leak_and_fire(mut v: i32, d: &Dynamics, mut draw: impl FnMut() -> u32) -> (i32, bool) {
+    // 2. Leak (with leak reversal and anti-ringing).
+    let omega = if d.leak_reversal { v.signum() } else { 1 };
+    let before = v;
+    if d.stochastic_leak {
+        let rho = (draw() & 0xFF) as i32;
+        v = sat(v + (d.leak.abs() >= rho) as i32 * omega * d.leak.signum());
+    } else {
+        v = sat(v + omega * d.leak);
+    }
+    if d.leak_reversal && ((before > 0 && v < 0) || (before < 0 && v > 0)) {
+        v = 0;
+    }
+    // 3. Threshold noise.
+    let eta = if d.mask_bits > 0 { (draw() & 0x3_FFFF) as i32 & d.mask } else { 0 };
+    // 4-6.
+    threshold_and_reset(v, d, eta)
+}
+
 /// One neuron's whole tick as SPEC.md reads (steps 1-6): synaptic events in axon order with a
 /// draw per stochastic event, then the leak (drawing if stochastic), then threshold noise.
 /// Returns (V, spiked, stochastic synaptic events).
@@ -1053,22 +1326,7 @@ fn update_neuron_sequential(
             }
         }
     }
-    // 2. Leak (with leak reversal and anti-ringing).
-    let omega = if d.leak_reversal { v.signum() } else { 1 };
-    let before = v;
-    if d.stochastic_leak {
-        let rho = prng.draw_u8();
-        v = sat(v + (d.leak.abs() >= rho) as i32 * omega * d.leak.signum());
-    } else {
-        v = sat(v + omega * d.leak);
-    }
-    if d.leak_reversal && ((before > 0 && v < 0) || (before < 0 && v > 0)) {
-        v = 0;
-    }
-    // 3. Threshold noise.
-    let eta = if d.mask_bits > 0 { (prng.next_u32() & 0x3_FFFF) as i32 & d.mask } else { 0 };
-    // 4-6.
-    let (v, spiked) = threshold_and_reset(v, d, eta);
+    let (v, spiked) = leak_and_fire(v, d, || prng.next_u32());
     (v, spiked, stochastic_events)
 }
 

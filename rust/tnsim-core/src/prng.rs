@@ -26,12 +26,8 @@ impl Xorshift32 {
     /// Advance and return the new state.
     #[inline(always)]
     pub fn next_u32(&mut self) -> u32 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.state = x;
-        x
+        self.state = next_state(self.state);
+        self.state
     }
 
     /// An 8-bit draw (rho of SPEC.md section 3): the low 8 bits of the next state.
@@ -39,6 +35,97 @@ impl Xorshift32 {
     pub fn draw_u8(&mut self) -> i32 {
         (self.next_u32() & 0xFF) as i32
     }
+
+    /// Advance by `n` states at once, putting the k-th of them (k from 0; what the k-th call
+    /// of [`Xorshift32::next_u32`] would return) at `out[draw_position(k)]`. `out` is resized
+    /// to whole blocks of [`DRAW_BLOCK`]; the states past the n-th in the last block are
+    /// computed but not consumed: afterwards the generator is exactly where n calls of
+    /// `next_u32` would leave it.
+    ///
+    /// Why: a chain of `next_u32` calls costs six dependent operations per state, and a tick
+    /// of stochastic neurons needs about a thousand. xorshift is linear over GF(2), so the
+    /// state m steps after s is a fixed linear map of s ([`jump`], by tables); with it a block
+    /// runs 16 chains side by side (lane k from state 16 k of the block), which vectorise.
+    #[inline(always)]
+    pub fn fill_draws(&mut self, n: usize, out: &mut Vec<u32>) {
+        // Every element is written below: resize only writes the ones it adds.
+        out.resize(n.div_ceil(DRAW_BLOCK) * DRAW_BLOCK, 0);
+        // Lane k starts block b at state 256 b + 16 k: block 0's starts are a chain of jumps by
+        // 16, each later block's are its lanes' own jumps by 256 (independent of each other).
+        let mut starts = [0u32; LANES];
+        starts[0] = self.state;
+        for k in 1..LANES {
+            starts[k] = jump(&JUMP_16, starts[k - 1]);
+        }
+        for block in out.chunks_exact_mut(DRAW_BLOCK) {
+            let mut lanes = starts;
+            for step in block.chunks_exact_mut(LANES) {
+                for (lane, value) in lanes.iter_mut().zip(step.iter_mut()) {
+                    *lane = next_state(*lane);
+                    *value = *lane;
+                }
+            }
+            starts = starts.map(|x| jump(&JUMP_256, x));
+        }
+        if n > 0 {
+            self.state = out[draw_position(n as u32 - 1) as usize];
+        }
+    }
+}
+
+/// States per block of [`Xorshift32::fill_draws`].
+pub const DRAW_BLOCK: usize = LANES * LANES;
+const LANES: usize = 16;
+
+/// Where [`Xorshift32::fill_draws`] puts its k-th state: in each block of 256, lane l's 16
+/// consecutive states (256 k + 16 l + m, m = 0..16) are stored a lane apart, at 16 m + l.
+#[inline(always)]
+pub fn draw_position(k: u32) -> u32 {
+    const BLOCK: u32 = DRAW_BLOCK as u32;
+    const L: u32 = LANES as u32;
+    (k & !(BLOCK - 1)) | (k & (L - 1)) << 4 | (k >> 4 & (L - 1))
+}
+
+#[inline(always)]
+const fn next_state(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
+}
+
+/// The state after `x` by the jump whose tables are `t`.
+#[inline(always)]
+fn jump(t: &[[u32; 256]; 4], x: u32) -> u32 {
+    t[0][(x & 0xFF) as usize]
+        ^ t[1][(x >> 8 & 0xFF) as usize]
+        ^ t[2][(x >> 16 & 0xFF) as usize]
+        ^ t[3][(x >> 24) as usize]
+}
+
+/// `JUMP_16[b][v]`: the state 16 steps after `v << 8b`. The map is linear, so the state 16
+/// steps after x is the XOR of its four bytes' entries ([`jump`]). `JUMP_256`: 256 steps.
+static JUMP_16: [[u32; 256]; 4] = jump_tables(LANES);
+static JUMP_256: [[u32; 256]; 4] = jump_tables(DRAW_BLOCK);
+
+const fn jump_tables(steps: usize) -> [[u32; 256]; 4] {
+    let mut t = [[0u32; 256]; 4];
+    let mut b = 0;
+    while b < 4 {
+        let mut v = 0;
+        while v < 256 {
+            let mut x = (v as u32) << (8 * b);
+            let mut s = 0;
+            while s < steps {
+                x = next_state(x);
+                s += 1;
+            }
+            t[b][v] = x;
+            v += 1;
+        }
+        b += 1;
+    }
+    t
 }
 
 #[cfg(test)]
@@ -51,6 +138,37 @@ mod tests {
         // ^ (0x2001<<5 = 0x40020) = 0x42021.
         let mut r = Xorshift32::new(1);
         assert_eq!(r.next_u32(), 0x0004_2021);
+    }
+
+    #[test]
+    fn filled_draws_are_the_sequence_and_leave_the_generator_where_it_would_be() {
+        for seed in [1, 0xDEAD_BEEF, 0x8000_0000, u32::MAX] {
+            for n in [0, 1, 15, 16, 17, 255, 256, 257, 1000, 2048] {
+                let (mut serial, mut blocked) = (Xorshift32::new(seed), Xorshift32::new(seed));
+                let mut out = vec![7; 3];
+                blocked.fill_draws(n, &mut out);
+                assert_eq!(out.len(), n.div_ceil(DRAW_BLOCK) * DRAW_BLOCK, "n = {n}");
+                for k in 0..n {
+                    assert_eq!(
+                        out[draw_position(k as u32) as usize],
+                        serial.next_u32(),
+                        "seed {seed:#x}, n = {n}, draw {k}"
+                    );
+                }
+                assert_eq!(blocked, serial, "seed {seed:#x}, n = {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn draw_positions_are_a_permutation_of_each_block() {
+        let mut seen = vec![false; 2 * DRAW_BLOCK];
+        for k in 0..2 * DRAW_BLOCK {
+            let p = draw_position(k as u32) as usize;
+            assert_eq!(p / DRAW_BLOCK, k / DRAW_BLOCK);
+            assert!(!seen[p], "position {p} twice");
+            seen[p] = true;
+        }
     }
 
     #[test]
