@@ -34,8 +34,10 @@ import numpy as np
 from ._core import memory_floor
 from .network import Network
 from .neurons import Neurons
-from .reference import ReferenceSimulator
+from .reference import CHIP_SIDE, ReferenceSimulator
 from .simulator import Simulator
+
+CORES_PER_CHIP = CHIP_SIDE * CHIP_SIDE
 
 #: Published per-core costs of other TrueNorth simulators, microseconds per core-tick on one
 #: CPU core (see docs/performance.md for how each figure is derived).
@@ -291,7 +293,7 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
 
     scale = [(1, 1), (2, 2)] if quick else [(1, 1), (2, 2), (4, 4)]
     for chips in scale[1:]:
-        log(f"building {chips[0]}x{chips[1]} chips ({4096 * chips[0] * chips[1]} cores)...")
+        log(f"building {chips[0]}x{chips[1]} chips ({CORES_PER_CHIP * chips[0] * chips[1]} cores)...")
         net = chip_workload(chips)
         rows.append(measure(f"scale {chips[0]}x{chips[1]} chips", net, max(20, ticks // (4 * chips[0] * chips[1])), threads))
         del net
@@ -375,7 +377,7 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
     engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
     for r in rows:
         if r["name"].startswith("scale ") and r["threads"] == threads:
-            engine[r["cores"] // 4096] = r["ns_per_core_tick"]
+            engine[r["cores"] // CORES_PER_CHIP] = r["ns_per_core_tick"]
     log("")
     log(f"time per core-tick against the memory floor (same accesses, no arithmetic), {threads} threads:")
     log(f"  {'chips':>5s} {'engine ns':>10s} {'floor ns':>9s} {'difference':>10s} "
