@@ -722,7 +722,7 @@ impl CoreState {
         if !sequential_all && seq_mask != [!0u64; 4] {
             // Deterministic neurons, all at once.
             let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
-            let counted = ctx.isa == Isa::Avx512 && self.integrate_counted(potentials, &active, &det, weights);
+            let counted = ctx.isa >= Isa::Avx2 && self.integrate_counted(potentials, &active, &det, weights, ctx.isa);
             if !counted {
                 for (k, &word) in active.iter().enumerate() {
                     let mut w = word;
@@ -856,8 +856,9 @@ impl CoreState {
         active: &[u64; 4],
         det: &[u64; 4],
         weights: WeightsRef<'_>,
+        isa: Isa,
     ) -> bool {
-        if !cfg!(target_arch = "x86_64") {
+        if !cfg!(target_arch = "x86_64") || isa < Isa::Avx2 {
             return false;
         }
         let axons: u32 = active.iter().map(|w| w.count_ones()).sum();
@@ -878,11 +879,16 @@ impl CoreState {
             if lens[g] == 0 {
                 continue;
             }
+            let axons = &lists[g][..lens[g]];
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: only called with `Isa::Avx512`, which `Isa::detect` gives only when the CPU
-            // has AVX-512 F and BW.
+            // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
+            // clamped by `Isa::supported`) when the CPU has those instructions.
             unsafe {
-                count_rows_avx512(&self.rows, &lists[g][..lens[g]], det, &mut counts)
+                if isa == Isa::Avx512 {
+                    count_rows_avx512(&self.rows, axons, det, &mut counts)
+                } else {
+                    count_rows_avx2(&self.rows, axons, det, &mut counts)
+                }
             };
             match weights {
                 WeightsRef::Narrow(w) => add_counted(v, &counts, &w[g]),
@@ -1161,6 +1167,39 @@ unsafe fn count_rows_avx512(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 
     for (k, a) in acc.iter().enumerate() {
         // SAFETY: `counts` has 256 bytes: word k's 64 bytes start at 64 k.
         unsafe { _mm512_storeu_si512(counts.as_mut_ptr().add(64 * k).cast::<__m512i>(), *a) };
+    }
+}
+
+/// [`count_rows_avx512`] with AVX2, 32 neurons at a time: the chunk's 32 bits spread over
+/// the 32 byte lanes (byte b of the chunk's mask to lanes 8b..8b+8), each lane's own bit
+/// selected and compared, and the all-ones result (-1) subtracted from the counts.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_rows_avx2(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], counts: &mut [u8; NEURONS]) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
+        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_storeu_si256, _mm256_sub_epi8,
+    };
+    // The shuffle works within 128-bit halves, each of which holds the broadcast mask's 4 bytes.
+    #[rustfmt::skip]
+    let spread = _mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+    );
+    let bit_of_lane = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+    let mut acc = [_mm256_setzero_si256(); 8];
+    for &i in axons {
+        let r = &rows[i as usize];
+        for (k, acc) in acc.iter_mut().enumerate() {
+            let mask = ((r[k / 2] & det[k / 2]) >> (32 * (k % 2))) as u32;
+            let lanes = _mm256_shuffle_epi8(_mm256_set1_epi32(mask as i32), spread);
+            let hit = _mm256_cmpeq_epi8(_mm256_and_si256(lanes, bit_of_lane), bit_of_lane);
+            *acc = _mm256_sub_epi8(*acc, hit);
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        // SAFETY: `counts` has 256 bytes: chunk k's 32 bytes start at 32 k.
+        unsafe { _mm256_storeu_si256(counts.as_mut_ptr().add(32 * k).cast::<__m256i>(), *a) };
     }
 }
 
