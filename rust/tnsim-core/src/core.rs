@@ -742,7 +742,7 @@ impl CoreState {
                 changed = dynamics_uniform(potentials, &self.dynamics[0], &mut spikes);
             } else if let Some(flags) = self.shared_flags {
                 let (table, index) = (&self.dynamics[..], &self.dynamics_index[..]);
-                changed = dynamics_indexed(potentials, table, index, flags, &det, &mut spikes);
+                changed = dynamics_indexed(potentials, table, index, flags, &det, &mut spikes, ctx.isa);
             } else {
                 for j in 0..NEURONS {
                     if bit(&seq_mask, j) {
@@ -1252,8 +1252,9 @@ fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4])
 
 /// The same for neurons of different dynamics that share their kernel flags: neuron j's numbers
 /// come from `table[index[j]]`, and only the neurons set in `keep` are updated (the others, the
-/// ones that draw, keep V and do not spike here). Out of line: the lookups keep it scalar in
-/// any case, and inlining it into each instruction set's tick only made the tick larger.
+/// ones that draw, keep V and do not spike here). Out of line (inlining it into each
+/// instruction set's tick only made the tick larger), with a copy of the kernels per
+/// instruction set of its own.
 #[inline(never)]
 fn dynamics_indexed(
     v: &mut [i32; NEURONS],
@@ -1262,11 +1263,61 @@ fn dynamics_indexed(
     flags: KernelFlags,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
+    isa: Isa,
 ) -> bool {
     let index: &[u8; NEURONS] = index.try_into().expect("one dynamics index per neuron");
-    // SAFETY: every index was made as a position in `table` (CoreState::new), and neither
-    // changes afterwards; unchecked so that the loop stays branch-free and vectorises.
-    let params = |j: usize| LaneParams::of(unsafe { table.get_unchecked(index[j] as usize) });
+    // Each neuron's numbers, looked up first: with the lookups inside, the kernel's loop did
+    // not vectorise; over these arrays it does.
+    let mut lanes = [LaneParams { leak: 0, thr: 0, beta: 0, r: 0, ceiling: 0 }; NEURONS];
+    for (p, &k) in lanes.iter_mut().zip(index) {
+        *p = LaneParams::of(&table[k as usize]);
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only made when the CPU has them (see
+        // `CoreState::tick`).
+        Isa::Avx512 => unsafe { dynamics_table_avx512(v, &lanes, flags, keep, spikes) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { dynamics_table_avx2(v, &lanes, flags, keep, spikes) },
+        _ => dynamics_table(v, &lanes, flags, keep, spikes),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
+unsafe fn dynamics_table_avx512(
+    v: &mut [i32; NEURONS],
+    lanes: &[LaneParams; NEURONS],
+    flags: KernelFlags,
+    keep: &[u64; 4],
+    spikes: &mut [u64; 4],
+) -> bool {
+    dynamics_table(v, lanes, flags, keep, spikes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
+unsafe fn dynamics_table_avx2(
+    v: &mut [i32; NEURONS],
+    lanes: &[LaneParams; NEURONS],
+    flags: KernelFlags,
+    keep: &[u64; 4],
+    spikes: &mut [u64; 4],
+) -> bool {
+    dynamics_table(v, lanes, flags, keep, spikes)
+}
+
+/// The dynamics kernels over per-neuron numbers already looked up.
+#[inline(always)]
+fn dynamics_table(
+    v: &mut [i32; NEURONS],
+    lanes: &[LaneParams; NEURONS],
+    flags: KernelFlags,
+    keep: &[u64; 4],
+    spikes: &mut [u64; 4],
+) -> bool {
+    let params = |j: usize| lanes[j];
     if *keep == [!0u64; 4] {
         dynamics_lanes::<false>(flags, v, params, keep, spikes)
     } else {
