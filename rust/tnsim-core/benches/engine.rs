@@ -5,7 +5,11 @@
 //! Workloads (one "chip-like" core = density 0.5 crossbar, +-1 weights, deterministic neurons
 //! firing about once every 50 ticks, each targeting a random axon of a random core):
 //! - `deterministic`: 256 such cores;
-//! - `stochastic`: the same with stochastic synapses and leak (the drawing path);
+//! - `busy`: the deterministic cores firing about once every 12 ticks, so that about 20 axons
+//!   are active per core-tick (like a deployed classifier's input layer: the integration by
+//!   counts);
+//! - `stochastic`: the same with stochastic synapses and leak (the drawing path; also run in
+//!   the sequential evaluation mode, the plain path it replaces);
 //! - `quiet`: 256 cores that receive nothing and change nothing (skipped);
 //! - phases: `compute` (one `CoreState::tick` per core, spikes delivered) against a whole
 //!   `Simulator::run` tick (compute + record).
@@ -36,6 +40,7 @@ impl Rng {
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Deterministic,
+    Busy,
     Stochastic,
     Quiet,
 }
@@ -66,13 +71,21 @@ fn network(side: u32, kind: Kind) -> Network {
                     stochastic_weights: [stochastic; 4],
                     stochastic_leak: stochastic,
                     leak: match kind {
-                        Kind::Deterministic => 1,
+                        Kind::Deterministic | Kind::Busy => 1,
                         Kind::Stochastic => 128,
                         Kind::Quiet => 0,
                     },
-                    threshold: if stochastic { 25 } else { 50 },
+                    threshold: match kind {
+                        Kind::Stochastic => 25,
+                        Kind::Busy => 12,
+                        _ => 50,
+                    },
                     negative_threshold: 50,
-                    initial_potential: if kind == Kind::Quiet { 0 } else { rng.below(50) as i32 },
+                    initial_potential: match kind {
+                        Kind::Quiet => 0,
+                        Kind::Busy => rng.below(12) as i32,
+                        _ => rng.below(50) as i32,
+                    },
                     target_dx: rng.below(side as u64) as i32 - x as i32,
                     target_dy: rng.below(side as u64) as i32 - y as i32,
                     target_axon: rng.below(256) as i32,
@@ -91,15 +104,26 @@ fn per_core_tick(c: &mut Criterion) {
     let side = 16;
     let mut group = c.benchmark_group("core_tick");
     group.throughput(Throughput::Elements((side * side) as u64));
-    for (name, kind) in
-        [("deterministic", Kind::Deterministic), ("stochastic", Kind::Stochastic), ("quiet", Kind::Quiet)]
-    {
+    let kinds = [
+        ("deterministic", Kind::Deterministic),
+        ("busy", Kind::Busy),
+        ("stochastic", Kind::Stochastic),
+        ("quiet", Kind::Quiet),
+    ];
+    for (name, kind) in kinds {
         let net = network(side, kind);
-        for isa in [Isa::Baseline, Isa::best_supported()] {
+        let mut variants = vec![(Isa::Baseline, EvalMode::Fast), (Isa::best_supported(), EvalMode::Fast)];
+        if kind == Kind::Stochastic {
+            variants.push((Isa::best_supported(), EvalMode::Sequential));
+        }
+        for (isa, mode) in variants {
             let mut sim = Simulator::new(&net, 1).expect("valid network");
             sim.set_isa(isa);
+            sim.set_eval_mode(mode);
             sim.run(20, &[], false).expect("runs");
-            group.bench_with_input(BenchmarkId::new(name, isa.name()), &(), |b, _| {
+            let label =
+                if mode == EvalMode::Sequential { format!("{}-sequential", isa.name()) } else { isa.name().into() };
+            group.bench_with_input(BenchmarkId::new(name, label), &(), |b, _| {
                 b.iter(|| black_box(sim.run(1, &[], false).expect("runs")))
             });
         }
