@@ -844,11 +844,12 @@ impl CoreState {
     /// Synaptic integration of the deterministic neurons (`det`) by counting, when no partial
     /// sum can reach a saturation bound: then each `sat` of SPEC step 1 is the identity, and
     /// neuron j's V grows by sum over types g of (its events on axons of type g) x s_g. The
-    /// events are counted 64 neurons per instruction (a masked byte add per 64-neuron word of
-    /// each active row, AVX-512 BW), four instructions per active axon where the axon-by-axon
-    /// integration adds, saturates and stores 256 lanes of 32 bits. Returns false, having done
-    /// nothing, where it does not apply: more than 255 active axons (a count must fit a
-    /// byte), or |V| + active axons x the largest |weight| above V_MAX for some neuron.
+    /// events are counted in byte lanes: with AVX-512, 64 neurons per instruction (a masked
+    /// byte add per 64-neuron word of each active row: four instructions per active axon where
+    /// the axon-by-axon integration adds, saturates and stores 256 lanes of 32 bits); with
+    /// AVX2, 32 neurons per four instructions. Returns false, having done nothing, where it
+    /// does not apply: an instruction set below AVX2, more than 255 active axons (a count must
+    /// fit a byte), or |V| + active axons x the largest |weight| above V_MAX for some neuron.
     #[inline(always)]
     fn integrate_counted(
         &self,
@@ -898,6 +899,7 @@ impl CoreState {
         true
     }
 
+    /// The neurons of `drawing` (those whose dynamics draw), in the fast mode: the same draws
     /// in the same order as [`update_neuron_sequential`] on one neuron after the other, but
     /// computed phase by phase over all of them, so that neither the PRNG chain nor the
     /// per-neuron event loops are on the critical path. Each neuron's draws are counted
@@ -905,7 +907,8 @@ impl CoreState {
     /// run of draws of neuron j after those of the neurons before it; all draws of the tick
     /// are generated at once ([`Xorshift32::fill_draws`]); the synaptic events are integrated
     /// axon by axon over all neurons, each reading the next draw of its own run; then leak,
-    /// threshold and reset, neuron by neuron. Returns whether anything changed.
+    /// threshold and reset, over all lanes at once when the neurons share their dynamics, else
+    /// neuron by neuron. Returns whether anything changed.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn update_drawing(
