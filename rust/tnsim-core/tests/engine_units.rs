@@ -337,6 +337,35 @@ fn many_events_saturate_mid_integration() {
     assert_eq!(out.counters[0].synaptic_events, 512);
 }
 
+#[test]
+fn integration_by_counts_stops_exactly_where_a_bound_comes_in_reach() {
+    // Four active type-0 axons, weight +255 (the core's largest): they can add 4 x 255 = 1020.
+    // From V0 = V_MAX - 1020 no partial sum passes V_MAX, so the fast path may count (the sum
+    // is V_MAX exactly, then the leak -1: V_MAX - 1); from V_MAX - 1019 the fourth event would
+    // pass it and saturates at V_MAX, so counting must not be used (it would give V_MAX + 1,
+    // which the leak brings to V_MAX instead of V_MAX - 1). alpha = 0 with linear reset lets V
+    // read through. `run_checked` compares every instruction set's fast path with the
+    // sequential one.
+    for (v0, expected) in [(V_MAX - 1020, V_MAX - 1), (V_MAX - 1019, V_MAX - 1), (V_MAX - 1021, V_MAX - 2)] {
+        let net = one_core(|c| {
+            for i in 0..4 {
+                c.set_connected(i, 0, true);
+            }
+            c.neurons[0] = NeuronParams {
+                weights: [255, 0, 0, 0],
+                initial_potential: v0,
+                leak: -1,
+                threshold: 0,
+                reset_mode: Linear,
+                ..quiet()
+            };
+        });
+        let inputs: Vec<_> = (0..4).map(|i| input(0, 0, 0, i)).collect();
+        let (_, pots) = run_checked(&net, 1, &inputs);
+        assert_eq!(pots[0].1[0], expected, "V0 = {v0}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Random draws against a hand-run xorshift32.
 
