@@ -907,8 +907,8 @@ impl CoreState {
     /// run of draws of neuron j after those of the neurons before it; all draws of the tick
     /// are generated at once ([`Xorshift32::fill_draws`]); the synaptic events are integrated
     /// axon by axon over all neurons, each reading the next draw of its own run; then leak,
-    /// threshold and reset, over all lanes at once when the neurons share their dynamics, else
-    /// neuron by neuron. Returns whether anything changed.
+    /// threshold and reset over all lanes at once (with each neuron's numbers looked up first
+    /// when they differ). Returns whether anything changed.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn update_drawing(
@@ -921,40 +921,42 @@ impl CoreState {
         c: &mut Counters,
         draws: &mut Vec<u32>,
     ) -> bool {
-        // The neurons that draw for an event on an axon of each type.
+        // The neurons that draw for an event on an axon of each type; each neuron's leak and
+        // noise draws; the numbers of its steps 2-6 (looked up once, for neurons of
+        // different dynamics).
         let mut by_type = [[0u64; 4]; AXON_TYPES];
+        let mut leak_and_noise = [0u32; NEURONS];
+        // None when all neurons share dynamics[0] (nothing to look up, nothing to fill).
+        let mut fire: Option<[FireParams; NEURONS]> = None;
+        let own_draws = |d: &Dynamics| d.stochastic_leak as u32 + (d.mask_bits > 0) as u32;
         if self.dynamics_index.is_empty() {
+            let d = &self.dynamics[0];
             for (g, lanes) in by_type.iter_mut().enumerate() {
-                if self.dynamics[0].stochastic_weights[g] {
+                if d.stochastic_weights[g] {
                     *lanes = *drawing;
                 }
             }
+            leak_and_noise = [own_draws(d); NEURONS];
         } else {
+            let fire = fire.insert([FireParams::default(); NEURONS]);
             for_each_bit!(drawing, |j| {
                 let d = self.dynamics_of(j);
                 for (g, lanes) in by_type.iter_mut().enumerate() {
                     lanes[j / 64] |= (d.stochastic_weights[g] as u64) << (j % 64);
                 }
+                leak_and_noise[j] = own_draws(d);
+                fire[j] = FireParams::of(d);
             });
         }
 
         // Each neuron's first draw: the number of draws of the neurons before it.
-        let mut cursor = [0u32; NEURONS];
+        let mut cursor = leak_and_noise;
         for_each_bit!(active, |i| {
             let (r, g) = (&self.rows[i], self.axon_type(i));
             let lanes = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
             c.stochastic_synaptic_events += lanes.iter().map(|w| w.count_ones() as u64).sum::<u64>();
             count_lanes(&mut cursor, &lanes);
         });
-        let leak_and_noise = |d: &Dynamics| d.stochastic_leak as u32 + (d.mask_bits > 0) as u32;
-        if self.dynamics_index.is_empty() {
-            let n = leak_and_noise(&self.dynamics[0]);
-            cursor.iter_mut().for_each(|c| *c += n);
-        } else {
-            for_each_bit!(drawing, |j| {
-                cursor[j] += leak_and_noise(self.dynamics_of(j));
-            });
-        }
         let mut total = 0u32;
         for n in cursor.iter_mut() {
             (*n, total) = (total, total + *n);
@@ -979,19 +981,13 @@ impl CoreState {
                 (WeightsRef::Wide(w), true) => integrate_axon(v, &lanes, &w[g]),
             }
         });
-        if self.dynamics_index.is_empty() {
-            // All 256 neurons share dynamics[0], which draws.
-            leak_and_fire_lanes(v, &self.dynamics[0], &cursor, draws, spikes);
-        } else {
-            for_each_bit!(drawing, |j| {
-                let mut next = cursor[j];
-                let (nv, spiked) = leak_and_fire(v[j], self.dynamics_of(j), || {
-                    next += 1;
-                    draws[draw_position(next - 1) as usize]
-                });
-                v[j] = nv;
-                spikes[j / 64] |= (spiked as u64) << (j % 64);
-            });
+        match &fire {
+            Some(fire) => leak_and_fire_lanes(v, |j| fire[j], drawing, &cursor, draws, spikes),
+            None => {
+                // All 256 neurons share dynamics[0], which draws.
+                let p = FireParams::of(&self.dynamics[0]);
+                leak_and_fire_lanes(v, |_| p, drawing, &cursor, draws, spikes);
+            }
         }
         let changed = start != *v || prng != self.prng;
         self.prng = prng;
@@ -1084,33 +1080,76 @@ fn integrate_axon_drawing<W: Copy + Into<i32>>(
     }
 }
 
-/// [`leak_and_fire`] of all 256 neurons of a core, all with dynamics `d`, neuron j's draws
-/// starting at `draws[draw_position(cursor[j])]`: the same arithmetic with every choice a
-/// select (the flags of `d` are the same on every lane), so that it vectorises.
+/// What [`leak_and_fire_lanes`] reads of a neuron's dynamics: its numbers, and its flags as
+/// bits (`FIRE_*`).
+#[derive(Debug, Clone, Copy, Default)]
+struct FireParams {
+    leak: i32,
+    thr: i32,
+    beta: i32,
+    r: i32,
+    mask: i32,
+    flags: u8,
+}
+
+const FIRE_LEAK_REVERSAL: u8 = 1;
+const FIRE_NEGATIVE_SATURATION: u8 = 2;
+const FIRE_STOCHASTIC_LEAK: u8 = 4;
+const FIRE_NORMAL: u8 = 8;
+const FIRE_LINEAR: u8 = 16;
+const FIRE_NON_RESET: u8 = 32;
+
+impl FireParams {
+    #[inline(always)]
+    fn of(d: &Dynamics) -> Self {
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        Self {
+            leak: d.leak,
+            thr: d.threshold,
+            beta: d.negative_threshold,
+            r: d.reset_value,
+            mask: d.mask,
+            flags: flag(d.leak_reversal, FIRE_LEAK_REVERSAL)
+                | flag(d.negative_saturation, FIRE_NEGATIVE_SATURATION)
+                | flag(d.stochastic_leak, FIRE_STOCHASTIC_LEAK)
+                | flag(d.reset_mode == ResetMode::Normal, FIRE_NORMAL)
+                | flag(d.reset_mode == ResetMode::Linear, FIRE_LINEAR)
+                | flag(d.reset_mode == ResetMode::NonReset, FIRE_NON_RESET),
+        }
+    }
+}
+
+/// [`leak_and_fire`] of the neurons set in `keep` (the others are left as they are), neuron
+/// j with the numbers `params(j)` and its draws starting at `draws[draw_position(cursor[j])]`:
+/// the same arithmetic with every choice a select, so that it vectorises.
 #[inline(always)]
 fn leak_and_fire_lanes(
     v: &mut [i32; NEURONS],
-    d: &Dynamics,
+    params: impl Fn(usize) -> FireParams,
+    keep: &[u64; 4],
     cursor: &[u32; NEURONS],
     draws: &[u32],
     spikes: &mut [u64; 4],
 ) {
     // With no draw at all (only stochastic synapses, and no event) nothing below uses one.
     let draws = if draws.is_empty() { &[0u32][..] } else { draws };
-    let (leak, thr, beta, r, mask) = (d.leak, d.threshold, d.negative_threshold, d.reset_value, d.mask);
-    let (eps, kappa, stochastic_leak) = (d.leak_reversal, d.negative_saturation, d.stochastic_leak);
-    let (normal, linear, non_reset) =
-        (d.reset_mode == ResetMode::Normal, d.reset_mode == ResetMode::Linear, d.reset_mode == ResetMode::NonReset);
     // Each neuron's leak draw, then its threshold noise's (mask is 0 when there is none),
     // gathered first: with the gathers in it, the arithmetic loop below did not vectorise.
     let mut rhos = [0i32; NEURONS];
     let mut etas = [0i32; NEURONS];
     for j in 0..NEURONS {
+        let p = params(j);
+        let leak_draws = (p.flags & FIRE_STOCHASTIC_LEAK != 0) as u32;
         rhos[j] = (draw_at(draws, cursor[j]) & 0xFF) as i32;
-        etas[j] = (draw_at(draws, cursor[j] + stochastic_leak as u32) & 0x3_FFFF) as i32 & mask;
+        etas[j] = (draw_at(draws, cursor[j] + leak_draws) & 0x3_FFFF) as i32 & p.mask;
     }
     let mut fired = [0u8; NEURONS];
     for j in 0..NEURONS {
+        let FireParams { leak, thr, beta, r, mask, flags } = params(j);
+        let on = |bit: u8| flags & bit != 0;
+        let (eps, kappa, stochastic_leak) =
+            (on(FIRE_LEAK_REVERSAL), on(FIRE_NEGATIVE_SATURATION), on(FIRE_STOCHASTIC_LEAK));
+        let (normal, linear, non_reset) = (on(FIRE_NORMAL), on(FIRE_LINEAR), on(FIRE_NON_RESET));
         let (rho, eta) = (rhos[j], etas[j]);
         // 2. Leak, leak reversal, anti-ringing (non-short-circuit & and |: no branches).
         let v0 = v[j];
@@ -1144,8 +1183,9 @@ fn leak_and_fire_lanes(
         };
         let nv = if spike { reset } else { below };
         let nv = if non_reset { nv.min(thr + mask) } else { nv };
-        v[j] = nv;
-        fired[j] = spike as u8;
+        let kept = (keep[j / 64] >> (j % 64)) & 1 != 0;
+        v[j] = if kept { nv } else { v0 };
+        fired[j] = (spike & kept) as u8;
     }
     for (word, flags) in spikes.iter_mut().zip(fired.chunks_exact(64)) {
         *word |= flags.iter().enumerate().fold(0u64, |w, (l, &f)| w | (f as u64) << l);
