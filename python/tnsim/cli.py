@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("bench", help="measure the engine (full chip at real time, scale, peers)")
-    b.add_argument("--quick", action="store_true", help="fewer ticks and chips (about a minute)")
+    b.add_argument("--quick", action="store_true", help="fewer ticks and chips (about 20 seconds)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     b.set_defaults(func=cmd_bench)
     from .reproduce import add_pipeline_commands  # train, deploy, eval, reproduce (Esser et al. 2015)
