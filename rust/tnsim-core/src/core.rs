@@ -16,7 +16,7 @@
 //!   4: neuron by neuron, and within a neuron its events in axon order, then its leak, then
 //!   its threshold noise). The plain reading updates them one by one
 //!   ([`update_neuron_sequential`]), with the PRNG chain and each neuron's short, irregular
-//!   event loop on the critical path. The fast path ([`CoreState::update_drawing`]) gives every
+//!   event loop on the critical path. The fast path (`CoreState::update_drawing`) gives every
 //!   neuron the same draws by counting first: neuron j's draws are the run that follows those
 //!   of the neurons before it, all of the tick's draws are generated at once, vectorised
 //!   ([`Xorshift32::fill_draws`]), and integration, leak and threshold then run over all

@@ -44,7 +44,7 @@ impl Xorshift32 {
     ///
     /// Why: a chain of `next_u32` calls costs six dependent operations per state, and a tick
     /// of stochastic neurons needs about a thousand. xorshift is linear over GF(2), so the
-    /// state m steps after s is a fixed linear map of s ([`jump`], by tables); with it a block
+    /// state m steps after s is a fixed linear map of s (applied by tables); with it a block
     /// runs 16 chains side by side (lane k from state 16 k of the block), which vectorise.
     #[inline(always)]
     pub fn fill_draws(&mut self, n: usize, out: &mut Vec<u32>) {
