@@ -39,9 +39,11 @@ use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP
 use crate::prng::{draw_position, Xorshift32};
 
 /// Run `$body` with `$i` bound to the position of every set bit of `$words` (a `[u64; 4]`),
-/// in ascending order. A macro rather than a function taking a closure: a closure is compiled
-/// on its own, without the target features of the tick it is written in, and large ones were
-/// not inlined back (the integration ran as scalar SSE2 code).
+/// in ascending order. Word by word with the word in a register: an iterator over the 256
+/// bits kept its state in memory, a store and reload per bit that kept the crossbar-row loads
+/// from overlapping (about 10 % of the tick). A macro rather than a function taking a closure:
+/// a closure is compiled on its own, without the target features of the tick it is written
+/// in, and large ones were not inlined back (the integration ran as scalar SSE2 code).
 macro_rules! for_each_bit {
     ($words:expr, |$i:ident| $body:block) => {
         for (k, &word) in $words.iter().enumerate() {
@@ -636,14 +638,9 @@ impl CoreState {
         if self.quiet && active == [0; 4] {
             return; // it will be skipped
         }
-        for (k, &word) in active.iter().enumerate() {
-            let mut w = word;
-            while w != 0 {
-                let i = k * 64 + w.trailing_zeros() as usize;
-                w &= w - 1;
-                prefetch_line(self.rows[i].as_ptr().cast());
-            }
-        }
+        for_each_bit!(active, |i| {
+            prefetch_line(self.rows[i].as_ptr().cast());
+        });
         if active != [0; 4] {
             let (w, bytes) = tables.weights(self.weights).bytes();
             for line in 0..bytes / 64 {
@@ -700,19 +697,11 @@ impl CoreState {
             return;
         }
 
-        // Synaptic events of all neurons: every connection of every active axon. (Here and
-        // below, sets of bits are scanned word by word with the word in a register: an
-        // iterator over the 256 bits kept its state in memory, a store and reload per bit that
-        // kept the row loads from overlapping, about 10 % of the tick.)
-        for (k, &word) in active.iter().enumerate() {
-            let mut w = word;
-            while w != 0 {
-                let r = &self.rows[k * 64 + w.trailing_zeros() as usize];
-                w &= w - 1;
-                c.synaptic_events +=
-                    (r[0].count_ones() + r[1].count_ones() + r[2].count_ones() + r[3].count_ones()) as u64;
-            }
-        }
+        // Synaptic events of all neurons: every connection of every active axon.
+        for_each_bit!(active, |i| {
+            let r = &self.rows[i];
+            c.synaptic_events += (r[0].count_ones() + r[1].count_ones() + r[2].count_ones() + r[3].count_ones()) as u64;
+        });
 
         let sequential_all = mode == EvalMode::Sequential;
         let seq_mask = if sequential_all { [!0u64; 4] } else { self.stochastic };
@@ -724,19 +713,14 @@ impl CoreState {
             let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
             let counted = ctx.isa >= Isa::Avx2 && self.integrate_counted(potentials, &active, &det, weights, ctx.isa);
             if !counted {
-                for (k, &word) in active.iter().enumerate() {
-                    let mut w = word;
-                    while w != 0 {
-                        let i = k * 64 + w.trailing_zeros() as usize;
-                        w &= w - 1;
-                        let (r, g) = (&self.rows[i], self.axon_type(i));
-                        let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
-                        match weights {
-                            WeightsRef::Narrow(w) => integrate_axon(potentials, &lanes, &w[g]),
-                            WeightsRef::Wide(w) => integrate_axon(potentials, &lanes, &w[g]),
-                        }
+                for_each_bit!(active, |i| {
+                    let (r, g) = (&self.rows[i], self.axon_type(i));
+                    let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
+                    match weights {
+                        WeightsRef::Narrow(w) => integrate_axon(potentials, &lanes, &w[g]),
+                        WeightsRef::Wide(w) => integrate_axon(potentials, &lanes, &w[g]),
                     }
-                }
+                });
             }
             if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
                 changed = dynamics_uniform(potentials, &self.dynamics[0], &mut spikes);
@@ -762,38 +746,24 @@ impl CoreState {
             // Each sequential neuron's events as a set of axons, built from the active rows
             // (work in proportion to the events, not to axons x neurons).
             let mut events = [[0u64; 4]; NEURONS];
-            for (k, &word) in active.iter().enumerate() {
-                let mut w = word;
-                while w != 0 {
-                    let i = k * 64 + w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    let row = &self.rows[i];
-                    for (q, (&r, &m)) in row.iter().zip(&seq_mask).enumerate() {
-                        let mut n = r & m;
-                        while n != 0 {
-                            let j = q * 64 + n.trailing_zeros() as usize;
-                            n &= n - 1;
-                            events[j][k] |= 1 << (i % 64);
-                        }
-                    }
-                }
-            }
+            for_each_bit!(active, |i| {
+                let r = &self.rows[i];
+                let connected = [r[0] & seq_mask[0], r[1] & seq_mask[1], r[2] & seq_mask[2], r[3] & seq_mask[3]];
+                for_each_bit!(connected, |j| {
+                    events[j][i / 64] |= 1 << (i % 64);
+                });
+            });
             let mut prng = self.prng;
-            for (k, &word) in seq_mask.iter().enumerate() {
-                let mut w = word;
-                while w != 0 {
-                    let j = k * 64 + w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    let d = *self.dynamics_of(j);
-                    let v0 = potentials[j];
-                    let (v, spiked, stochastic_events) =
-                        update_neuron_sequential(v0, j, &d, weights, &events[j], &self.axon_types, &mut prng);
-                    c.stochastic_synaptic_events += stochastic_events;
-                    potentials[j] = v;
-                    changed |= v != v0;
-                    spikes[k] |= (spiked as u64) << (j % 64);
-                }
-            }
+            for_each_bit!(seq_mask, |j| {
+                let d = *self.dynamics_of(j);
+                let v0 = potentials[j];
+                let (v, spiked, stochastic_events) =
+                    update_neuron_sequential(v0, j, &d, weights, &events[j], &self.axon_types, &mut prng);
+                c.stochastic_synaptic_events += stochastic_events;
+                potentials[j] = v;
+                changed |= v != v0;
+                spikes[j / 64] |= (spiked as u64) << (j % 64);
+            });
             changed |= prng != self.prng;
             self.prng = prng;
         } else if seq_mask != [0; 4] {
@@ -804,37 +774,32 @@ impl CoreState {
         // Send the spikes, in neuron order: to a host port now; to an axon by prefetching the
         // target scheduler line and queueing the delivery in `pending`, which the caller
         // performs later (see `deliver`), once the line has had time to arrive.
-        for (k, &word) in spikes.iter().enumerate() {
-            let mut w = word;
-            while w != 0 {
-                let j = k * 64 + w.trailing_zeros() as usize;
-                w &= w - 1;
-                c.spikes += 1;
-                if record_spikes {
-                    sink.fired.push((self.x, self.y, j as u16));
+        for_each_bit!(spikes, |j| {
+            c.spikes += 1;
+            if record_spikes {
+                sink.fired.push((self.x, self.y, j as u16));
+            }
+            match Route::unpack(tables.routes[self.index as usize][j]) {
+                Route::None => {}
+                Route::Axon { dx, dy, axon, delay } => {
+                    let tx = (self.x as i32 + dx) as u32;
+                    let ty = (self.y as i32 + dy) as u32;
+                    let target = lookup.index_of(tx, ty);
+                    let slot = ((t + delay as u64) % SLOTS as u64) as u16;
+                    schedulers[target as usize].prefetch(slot as usize, axon as usize);
+                    sink.pending.push((target, slot << 8 | axon as u16));
+                    c.spikes_delivered += 1;
+                    c.hops += dx.unsigned_abs() as u64 + dy.unsigned_abs() as u64;
+                    // Dimension-ordered: along x at row y, then along y at column tx.
+                    c.chip_crossings += (self.x / CHIP_SIDE).abs_diff(tx / CHIP_SIDE) as u64
+                        + (self.y / CHIP_SIDE).abs_diff(ty / CHIP_SIDE) as u64;
                 }
-                match Route::unpack(tables.routes[self.index as usize][j]) {
-                    Route::None => {}
-                    Route::Axon { dx, dy, axon, delay } => {
-                        let tx = (self.x as i32 + dx) as u32;
-                        let ty = (self.y as i32 + dy) as u32;
-                        let target = lookup.index_of(tx, ty);
-                        let slot = ((t + delay as u64) % SLOTS as u64) as u16;
-                        schedulers[target as usize].prefetch(slot as usize, axon as usize);
-                        sink.pending.push((target, slot << 8 | axon as u16));
-                        c.spikes_delivered += 1;
-                        c.hops += dx.unsigned_abs() as u64 + dy.unsigned_abs() as u64;
-                        // Dimension-ordered: along x at row y, then along y at column tx.
-                        c.chip_crossings += (self.x / CHIP_SIDE).abs_diff(tx / CHIP_SIDE) as u64
-                            + (self.y / CHIP_SIDE).abs_diff(ty / CHIP_SIDE) as u64;
-                    }
-                    Route::Output { port } => {
-                        sink.ports.push(port);
-                        c.output_spikes += 1;
-                    }
+                Route::Output { port } => {
+                    sink.ports.push(port);
+                    c.output_spikes += 1;
                 }
             }
-        }
+        });
 
         c.active_cores = (c.synaptic_events > 0 || c.spikes > 0) as u64;
         self.quiet = no_input && c.spikes == 0 && !changed;
@@ -1530,21 +1495,16 @@ fn update_neuron_sequential(
     // 1. Synaptic integration: `events` holds the active axons connected to j (ascending).
     // The comparisons with a random rho are unpredictable, so they are written as arithmetic
     // (a branch would be mispredicted half the time).
-    for (k, &word) in events.iter().enumerate() {
-        let mut w = word;
-        while w != 0 {
-            let i = k * 64 + w.trailing_zeros() as usize;
-            w &= w - 1;
-            let g = type_of(axon_types, i);
-            if d.stochastic_weights[g] {
-                stochastic_events += 1;
-                let rho = prng.draw_u8();
-                v = sat(v + (s[g].abs() >= rho) as i32 * s[g].signum());
-            } else {
-                v = sat(v + s[g]);
-            }
+    for_each_bit!(events, |i| {
+        let g = type_of(axon_types, i);
+        if d.stochastic_weights[g] {
+            stochastic_events += 1;
+            let rho = prng.draw_u8();
+            v = sat(v + (s[g].abs() >= rho) as i32 * s[g].signum());
+        } else {
+            v = sat(v + s[g]);
         }
-    }
+    });
     let (v, spiked) = leak_and_fire(v, d, || prng.next_u32());
     (v, spiked, stochastic_events)
 }
