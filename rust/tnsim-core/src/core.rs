@@ -928,22 +928,18 @@ impl CoreState {
         }
         let mut prng = self.prng;
         prng.fill_draws(total as usize, draws);
+        // The lane loops read a draw on every lane (see `draw_at`); with no draw at all (only
+        // stochastic synapses, and no event of theirs) no lane uses what it reads.
+        let draws: &[u32] = if draws.is_empty() { &[0] } else { draws };
 
         let start = *v;
         for_each_bit!(active, |i| {
             let (r, g) = (&self.rows[i], self.axon_type(i));
             let lanes = [r[0] & drawing[0], r[1] & drawing[1], r[2] & drawing[2], r[3] & drawing[3]];
             let stochastic = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
-            match (weights, draws.is_empty()) {
-                (WeightsRef::Narrow(w), false) => {
-                    integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws)
-                }
-                (WeightsRef::Wide(w), false) => {
-                    integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws)
-                }
-                // No draws at all: no event is stochastic.
-                (WeightsRef::Narrow(w), true) => integrate_axon(v, &lanes, &w[g]),
-                (WeightsRef::Wide(w), true) => integrate_axon(v, &lanes, &w[g]),
+            match weights {
+                WeightsRef::Narrow(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws),
+                WeightsRef::Wide(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws),
             }
         });
         match &fire {
@@ -1018,7 +1014,8 @@ fn count_lanes(n: &mut [u32; NEURONS], lanes: &[u64; 4]) {
 /// One active axon's synaptic events for the neurons set in `lanes`, in the fast path of
 /// neurons that draw: a neuron set in `stochastic` (a subset of `lanes`) takes its next draw,
 /// `draws[draw_position(cursor[j])]`, as rho and advances its cursor (SPEC step 1 for a
-/// stochastic synapse); the others add their weight. Branch-free, so that it vectorises.
+/// stochastic synapse); the others add their weight. Branch-free, so that it vectorises;
+/// `draws` not empty (see [`draw_at`]).
 #[inline(always)]
 fn integrate_axon_drawing<W: Copy + Into<i32>>(
     v: &mut [i32; NEURONS],
@@ -1085,8 +1082,9 @@ impl FireParams {
 }
 
 /// [`leak_and_fire`] of the neurons set in `keep` (the others are left as they are), neuron
-/// j with the numbers `params(j)` and its draws starting at `draws[draw_position(cursor[j])]`:
-/// the same arithmetic with every choice a select, so that it vectorises.
+/// j with the numbers `params(j)` and its draws starting at `draws[draw_position(cursor[j])]`
+/// (`draws` not empty: see [`draw_at`]): the same arithmetic with every choice a select, so
+/// that it vectorises.
 #[inline(always)]
 fn leak_and_fire_lanes(
     v: &mut [i32; NEURONS],
@@ -1096,8 +1094,6 @@ fn leak_and_fire_lanes(
     draws: &[u32],
     spikes: &mut [u64; 4],
 ) {
-    // With no draw at all (only stochastic synapses, and no event) nothing below uses one.
-    let draws = if draws.is_empty() { &[0u32][..] } else { draws };
     // Each neuron's leak draw, then its threshold noise's (mask is 0 when there is none),
     // gathered first: with the gathers in it, the arithmetic loop below did not vectorise.
     let mut rhos = [0i32; NEURONS];
