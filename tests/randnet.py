@@ -34,6 +34,9 @@ class Knobs:
     output_target: float  # probability that a neuron (without axon target) targets a port
     big_values: float  # probability of extreme parameter values (saturation, big thresholds)
     input_rate: float  # probability that an (axon, tick) of a core gets a host input
+    # probability that a core draws each type's weights from a palette of 1-5 values (the
+    # engine codes a core's weights in 2 bits when its types reach at most 4 values each)
+    weight_palette: float = 0.0
 
 
 @st.composite
@@ -53,6 +56,7 @@ def knobs(draw, max_cores: int = 6, min_ticks: int = 50, max_ticks: int = 300) -
         output_target=draw(st.sampled_from([0.0, 0.5])),
         big_values=draw(st.sampled_from([0.0, 0.1, 0.5])),
         input_rate=draw(st.sampled_from([0.0, 0.002, 0.02, 0.1])),
+        weight_palette=draw(st.sampled_from([0.0, 0.5, 1.0])),
     )
 
 
@@ -92,8 +96,17 @@ def random_neurons(rng: np.random.Generator, k: Knobs, here: Tuple[int, int],
     dx = np.array([positions[t][0] - here[0] for t in tgt])
     dy = np.array([positions[t][1] - here[1] for t in tgt])
     has_port = ~has_axon & (rng.random(n) < k.output_target)
+    weights = _values(rng, (n, 4), (-4, 6), (-255, 255), pb)
+    if rng.random() < k.weight_palette:
+        for g in range(4):
+            palette = _values(rng, int(rng.integers(1, 6)), (-4, 6), (-128, 127), pb)
+            stray = weights[:, g].copy()
+            weights[:, g] = rng.choice(palette, n)
+            if rng.random() < 0.2:  # one stray value (it counts only where the type reaches the neuron)
+                j = rng.integers(0, n)
+                weights[j, g] = stray[j]
     return tnsim.Neurons(
-        weights=_values(rng, (n, 4), (-4, 6), (-255, 255), pb),
+        weights=weights,
         stochastic_weights=rng.random((n, 4)) < k.stochastic_synapses,
         leak=_values(rng, n, (-3, 3), (-255, 255), pb),
         stochastic_leak=rng.random(n) < k.stochastic_leak,

@@ -28,6 +28,25 @@ def test_engine_equals_reference(k):
     assert_same_potentials(engine, ref, net.coordinates(), "engine vs reference")
 
 
+def test_weight_palettes_make_cores_with_and_without_coded_weights():
+    """With palettes, some cores' types reach at most 4 weights each (the engine codes those
+    in 2 bits) and some reach more (8-bit table); a check on the generator."""
+    from randnet import Knobs
+
+    codable = []
+    for seed in range(4):
+        k = Knobs(seed=seed, n_cores=6, chips=(1, 1), ticks=1, crossbar_density=0.15,
+                  stochastic_synapses=0.0, stochastic_leak=0.0, leak_reversal=0.0, threshold_noise=0.0,
+                  axon_target=0.5, output_target=0.0, big_values=0.1, input_rate=0.0, weight_palette=1.0)
+        net, _ = build(k)
+        for xy in net.coordinates():
+            core = net.core(xy)
+            weights = np.asarray(core.neurons.weights)
+            reached = [np.asarray(core.crossbar)[np.asarray(core.axon_types) == g].any(axis=0) for g in range(4)]
+            codable.append(all(len(set(weights[reached[g], g].tolist())) <= 4 for g in range(4)))
+    assert any(codable) and not all(codable), codable
+
+
 @given(knobs(max_cores=4, min_ticks=20, max_ticks=120))
 def test_sequential_path_equals_fast_path_and_reference(k):
     note(repr(k))

@@ -136,14 +136,125 @@ type NarrowWeights = LineAligned<[[i8; NEURONS]; AXON_TYPES]>;
 /// The same, 16-bit (for a core with a weight outside -128..=127).
 type WideWeights = LineAligned<[[i16; NEURONS]; AXON_TYPES]>;
 
-/// Where a core's weights are in [`CoreTables`]: 8-bit when every weight fits.
+/// A core's weights as a 2-bit code per neuron and axon type into four values per type, for a
+/// core whose weights of each type take at most four values (each in -128..=127) among the
+/// neurons that type reaches: +-1 weights, or the paper's tables (each neuron's a permutation
+/// of -2, -1, +1, +2). 272 bytes instead of 1 KiB, so a tick brings in 5 lines from memory
+/// instead of 16; the tick expands it into the 8-bit table, in L1 (see [`CodedWeights::expand`]).
+/// A weight only ever scales a synaptic event, so the weight of a type that reaches no synapse
+/// of a neuron is never read: such a neuron's code is 0, whatever its weight.
+#[derive(Debug, Clone)]
+#[repr(C, align(16))]
+struct CodedWeights {
+    /// The codes as bit planes: bit j % 64 of `code[g][b][j / 64]` is bit b of neuron j's code
+    /// for axon type g.
+    code: [[[u64; 4]; 2]; AXON_TYPES],
+    /// The four values of each type, by code.
+    values: [[i8; 4]; AXON_TYPES],
+}
+
+impl CodedWeights {
+    /// The coded form of `cfg`'s weights, or None where some type's reached neurons have more
+    /// than four distinct weights or one outside -128..=127.
+    fn of(cfg: &CoreConfig) -> Option<Self> {
+        let mut reached = [[0u64; 4]; AXON_TYPES];
+        for (row, &g) in cfg.rows.iter().zip(&cfg.axon_types) {
+            for (r, w) in reached[g as usize].iter_mut().zip(row) {
+                *r |= w;
+            }
+        }
+        let mut coded = CodedWeights { code: [[[0; 4]; 2]; AXON_TYPES], values: [[0; 4]; AXON_TYPES] };
+        for (g, reached) in reached.iter().enumerate() {
+            let mut values = 0;
+            for j in (0..NEURONS).filter(|&j| bit(reached, j)) {
+                let w = cfg.neurons[j].weights[g];
+                let code = match coded.values[g][..values].iter().position(|&v| v as i32 == w) {
+                    Some(code) => code,
+                    None if values < 4 && (-128..=127).contains(&w) => {
+                        coded.values[g][values] = w as i8;
+                        values += 1;
+                        values - 1
+                    }
+                    None => return None,
+                };
+                coded.code[g][0][j / 64] |= (code as u64 & 1) << (j % 64);
+                coded.code[g][1][j / 64] |= (code as u64 >> 1) << (j % 64);
+            }
+        }
+        Some(coded)
+    }
+
+    /// Write the 8-bit table of the weights into `table` (a neuron that a type does not reach
+    /// gets that type's first value): three byte selects per 64 neurons and type with AVX-512,
+    /// per 32 with AVX2.
+    #[inline(always)]
+    fn expand(&self, table: &mut NarrowWeights, isa: Isa) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
+            // clamped by `Isa::supported`) when the CPU has those instructions.
+            Isa::Avx512 => unsafe { self.expand_avx512(table) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::Avx2 => unsafe { self.expand_avx2(table) },
+            _ => {
+                for (g, row) in table.iter_mut().enumerate() {
+                    for (j, w) in row.iter_mut().enumerate() {
+                        let code = bit(&self.code[g][0], j) as usize | (bit(&self.code[g][1], j) as usize) << 1;
+                        *w = self.values[g][code];
+                    }
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn expand_avx512(&self, table: &mut NarrowWeights) {
+        use std::arch::x86_64::{__m512i, _mm512_mask_blend_epi8, _mm512_set1_epi8, _mm512_storeu_si512};
+        for (g, row) in table.iter_mut().enumerate() {
+            let [v0, v1, v2, v3] = [0, 1, 2, 3].map(|code| _mm512_set1_epi8(self.values[g][code]));
+            for (w, lanes) in row.chunks_exact_mut(64).enumerate() {
+                let (low_bits, high_bits) = (self.code[g][0][w], self.code[g][1][w]);
+                let low = _mm512_mask_blend_epi8(low_bits, v0, v1);
+                let high = _mm512_mask_blend_epi8(low_bits, v2, v3);
+                let v = _mm512_mask_blend_epi8(high_bits, low, high);
+                // SAFETY: `lanes` is 64 bytes.
+                unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast::<__m512i>(), v) };
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn expand_avx2(&self, table: &mut NarrowWeights) {
+        use std::arch::x86_64::{__m256i, _mm256_blendv_epi8, _mm256_set1_epi8, _mm256_storeu_si256};
+        for (g, row) in table.iter_mut().enumerate() {
+            let [v0, v1, v2, v3] = [0, 1, 2, 3].map(|code| _mm256_set1_epi8(self.values[g][code]));
+            for (k, lanes) in row.chunks_exact_mut(32).enumerate() {
+                let bits = |b: usize| (self.code[g][b][k / 2] >> (32 * (k % 2))) as u32;
+                let (low_bits, high_bits) = (byte_mask_avx2(bits(0)), byte_mask_avx2(bits(1)));
+                let low = _mm256_blendv_epi8(v0, v1, low_bits);
+                let high = _mm256_blendv_epi8(v2, v3, low_bits);
+                let v = _mm256_blendv_epi8(low, high, high_bits);
+                // SAFETY: `lanes` is 32 bytes.
+                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), v) };
+            }
+        }
+    }
+}
+
+/// Where a core's weights are in [`CoreTables`]: coded when they take few values, else 8-bit
+/// when every weight fits, else 16-bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WeightsAt {
+    Coded(u32),
     Narrow(u32),
     Wide(u32),
 }
 
-/// A core's weights, borrowed from [`CoreTables`].
+/// A core's weights as a tick reads them: borrowed from [`CoreTables`], or expanded from
+/// [`CodedWeights`].
 #[derive(Clone, Copy)]
 enum WeightsRef<'a> {
     Narrow(&'a NarrowWeights),
@@ -158,14 +269,6 @@ impl WeightsRef<'_> {
             WeightsRef::Wide(w) => w[g][j] as i32,
         }
     }
-
-    /// The table as bytes (start, length), for prefetching.
-    fn bytes(self) -> (*const u8, usize) {
-        match self {
-            WeightsRef::Narrow(w) => (w.as_ptr().cast(), std::mem::size_of::<NarrowWeights>()),
-            WeightsRef::Wide(w) => (w.as_ptr().cast(), std::mem::size_of::<WideWeights>()),
-        }
-    }
 }
 
 /// The per-neuron arrays that a tick reads but never writes, of all cores, in tables ordered
@@ -177,23 +280,43 @@ impl WeightsRef<'_> {
 pub struct CoreTables {
     /// Each neuron's target, packed (see [`Route::pack`]); indexed by core.
     routes: Vec<LineAligned<[u32; NEURONS]>>,
-    /// Weights of the cores whose weights all fit in 8 bits, in core order.
+    /// Weights of the cores whose weights take few values (see [`CodedWeights`]), in core order.
+    coded: Vec<CodedWeights>,
+    /// Weights of the other cores whose weights all fit in 8 bits, in core order.
     narrow: Vec<NarrowWeights>,
     /// Weights of the other cores, in core order.
     wide: Vec<WideWeights>,
 }
 
 impl CoreTables {
+    /// The weights at `at` as a tick reads them; coded weights are expanded into `expanded`.
     #[inline(always)]
-    fn weights(&self, at: WeightsAt) -> WeightsRef<'_> {
+    fn weights<'a>(&'a self, at: WeightsAt, expanded: &'a mut NarrowWeights, isa: Isa) -> WeightsRef<'a> {
         match at {
+            WeightsAt::Coded(k) => {
+                self.coded[k as usize].expand(expanded, isa);
+                WeightsRef::Narrow(expanded)
+            }
             WeightsAt::Narrow(k) => WeightsRef::Narrow(&self.narrow[k as usize]),
             WeightsAt::Wide(k) => WeightsRef::Wide(&self.wide[k as usize]),
         }
     }
 
+    /// The weights at `at` as bytes (start, length), for prefetching.
+    fn weight_bytes(&self, at: WeightsAt) -> (*const u8, usize) {
+        fn bytes<T>(table: &T) -> (*const u8, usize) {
+            ((table as *const T).cast(), std::mem::size_of::<T>())
+        }
+        match at {
+            WeightsAt::Coded(k) => bytes(&self.coded[k as usize]),
+            WeightsAt::Narrow(k) => bytes(&self.narrow[k as usize]),
+            WeightsAt::Wide(k) => bytes(&self.wide[k as usize]),
+        }
+    }
+
     fn shrink_to_fit(&mut self) {
         self.routes.shrink_to_fit();
+        self.coded.shrink_to_fit();
         self.narrow.shrink_to_fit();
         self.wide.shrink_to_fit();
     }
@@ -201,14 +324,16 @@ impl CoreTables {
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.routes.capacity() * std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
+            + self.coded.capacity() * std::mem::size_of::<CodedWeights>()
             + self.narrow.capacity() * std::mem::size_of::<NarrowWeights>()
             + self.wide.capacity() * std::mem::size_of::<WideWeights>()
     }
 
     /// The tables as heap blocks (address, bytes).
-    fn blocks(&self) -> [(usize, usize); 3] {
+    fn blocks(&self) -> [(usize, usize); 4] {
         [
             (self.routes.as_ptr() as usize, std::mem::size_of_val(&self.routes[..])),
+            (self.coded.as_ptr() as usize, std::mem::size_of_val(&self.coded[..])),
             (self.narrow.as_ptr() as usize, std::mem::size_of_val(&self.narrow[..])),
             (self.wide.as_ptr() as usize, std::mem::size_of_val(&self.wide[..])),
         ]
@@ -537,7 +662,10 @@ impl CoreState {
             axon_types[i / 32] |= (t as u64) << (2 * (i % 32));
         }
         let narrow = cfg.neurons.iter().all(|n| n.weights.iter().all(|&w| (-128..=127).contains(&w)));
-        let weights = if narrow {
+        let weights = if let Some(coded) = CodedWeights::of(cfg) {
+            tables.coded.push(coded);
+            WeightsAt::Coded((tables.coded.len() - 1) as u32)
+        } else if narrow {
             tables
                 .narrow
                 .push(LineAligned(std::array::from_fn(|g| std::array::from_fn(|j| cfg.neurons[j].weights[g] as i8))));
@@ -642,9 +770,11 @@ impl CoreState {
             prefetch_line(self.rows[i].as_ptr().cast());
         });
         if active != [0; 4] {
-            let (w, bytes) = tables.weights(self.weights).bytes();
-            for line in 0..bytes / 64 {
-                prefetch_line(w.wrapping_add(line * 64));
+            // Every line of the table (coded tables do not start lines).
+            let (w, bytes) = tables.weight_bytes(self.weights);
+            let first = w.wrapping_sub(w as usize % 64);
+            for line in 0..(w as usize % 64 + bytes).div_ceil(64) {
+                prefetch_line(first.wrapping_add(line * 64));
             }
         }
         let r = tables.routes[self.index as usize].as_ptr().cast::<u8>();
@@ -687,7 +817,6 @@ impl CoreState {
     #[inline(always)]
     fn tick_body(&mut self, potentials: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
         let TickContext { t, record_spikes, mode, lookup, schedulers, tables, .. } = *ctx;
-        let weights = tables.weights(self.weights);
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
@@ -696,6 +825,8 @@ impl CoreState {
             sink.counters += c;
             return;
         }
+        let mut expanded = LineAligned([[0; NEURONS]; AXON_TYPES]);
+        let weights = tables.weights(self.weights, &mut expanded, ctx.isa);
 
         // Synaptic events of all neurons: every connection of every active axon.
         for_each_bit!(active, |i| {
@@ -1174,15 +1305,15 @@ unsafe fn count_rows_avx512(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 
     }
 }
 
-/// [`count_rows_avx512`] with AVX2, 32 neurons at a time: the chunk's 32 bits spread over
-/// the 32 byte lanes (byte b of the chunk's mask to lanes 8b..8b+8), each lane's own bit
-/// selected and compared, and the all-ones result (-1) subtracted from the counts.
+/// 32 bits as 32 byte lanes, all ones where the bit is set: the bits spread over the lanes
+/// (byte b of `mask` to lanes 8b..8b+8), each lane's own bit selected and compared.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn count_rows_avx2(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], counts: &mut [u8; NEURONS]) {
+#[inline]
+fn byte_mask_avx2(mask: u32) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::{
-        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
-        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_storeu_si256, _mm256_sub_epi8,
+        _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
+        _mm256_shuffle_epi8,
     };
     // The shuffle works within 128-bit halves, each of which holds the broadcast mask's 4 bytes.
     #[rustfmt::skip]
@@ -1191,14 +1322,22 @@ unsafe fn count_rows_avx2(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4]
         2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
     );
     let bit_of_lane = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+    let lanes = _mm256_shuffle_epi8(_mm256_set1_epi32(mask as i32), spread);
+    _mm256_cmpeq_epi8(_mm256_and_si256(lanes, bit_of_lane), bit_of_lane)
+}
+
+/// [`count_rows_avx512`] with AVX2, 32 neurons at a time: each chunk's 32 bits as byte
+/// lanes ([`byte_mask_avx2`]), whose all-ones (-1) is subtracted from the counts.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_rows_avx2(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], counts: &mut [u8; NEURONS]) {
+    use std::arch::x86_64::{__m256i, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_sub_epi8};
     let mut acc = [_mm256_setzero_si256(); 8];
     for &i in axons {
         let r = &rows[i as usize];
         for (k, acc) in acc.iter_mut().enumerate() {
             let mask = ((r[k / 2] & det[k / 2]) >> (32 * (k % 2))) as u32;
-            let lanes = _mm256_shuffle_epi8(_mm256_set1_epi32(mask as i32), spread);
-            let hit = _mm256_cmpeq_epi8(_mm256_and_si256(lanes, bit_of_lane), bit_of_lane);
-            *acc = _mm256_sub_epi8(*acc, hit);
+            *acc = _mm256_sub_epi8(*acc, byte_mask_avx2(mask));
         }
     }
     for (k, a) in acc.iter().enumerate() {
@@ -1522,17 +1661,72 @@ mod tests {
         }
     }
 
+    /// Which cores get coded weights, and that every instruction set expands them to the
+    /// weights of the reached neurons (those that some axon of the type connects to).
+    #[test]
+    fn coded_weights_hold_four_values_per_type_among_reached_neurons() {
+        let mut cfg = CoreConfig::empty(1);
+        for i in 0..AXONS {
+            cfg.axon_types[i] = (i % 4) as u8;
+        }
+        let palette = [[-128, 127, 0, 5], [1, -1, 1, -1], [7, 7, 7, 7], [-2, -1, 1, 2]];
+        for j in 0..NEURONS {
+            // Type g reaches neuron j through axon 4 j' + g, except that type 3 misses j = 200.
+            for g in 0..AXON_TYPES {
+                if !(g == 3 && j == 200) {
+                    cfg.set_connected((4 * j + g) % AXONS, j, true);
+                }
+                cfg.neurons[j].weights[g] = palette[g][(j * 7 + g) % 4];
+            }
+        }
+        cfg.neurons[200].weights[3] = 99; // a fifth value, but type 3 never reaches neuron 200
+        let coded = CodedWeights::of(&cfg).expect("at most four values per type");
+        for isa in [Isa::Baseline, Isa::Avx2, Isa::Avx512] {
+            if isa.supported() != isa {
+                continue;
+            }
+            let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
+            coded.expand(&mut table, isa);
+            for j in 0..NEURONS {
+                for g in 0..AXON_TYPES {
+                    if !(g == 3 && j == 200) {
+                        assert_eq!(table[g][j] as i32, cfg.neurons[j].weights[g], "{isa:?}: neuron {j}, type {g}");
+                    }
+                }
+            }
+        }
+        let at = |cfg: &CoreConfig| Cores::new([(0, 0, cfg)].into_iter()).states[0].weights;
+        assert!(matches!(at(&cfg), WeightsAt::Coded(_)));
+        let mut five = cfg.clone();
+        five.neurons[201].weights[3] = 99; // reached: five values of type 3
+        assert!(CodedWeights::of(&five).is_none());
+        assert!(matches!(at(&five), WeightsAt::Narrow(_)));
+        let mut wide = cfg.clone();
+        wide.neurons[5].weights[0] = 128; // reached, outside 8 bits
+        assert!(CodedWeights::of(&wide).is_none());
+        assert!(matches!(at(&wide), WeightsAt::Wide(_)));
+    }
+
     #[test]
     fn hot_arrays_and_scheduler_slots_start_cache_lines() {
-        let mut wide = CoreConfig::empty(1);
-        wide.neurons[3].weights[2] = 200; // needs 16-bit weights
-        for (k, cfg) in [CoreConfig::empty(1), wide].iter().enumerate() {
+        // Five weights on the synapses of one type: 8-bit; then one of them 16-bit.
+        let mut narrow = CoreConfig::empty(1);
+        for j in 0..5 {
+            narrow.set_connected(0, j, true);
+            narrow.neurons[j].weights[0] = j as i32;
+        }
+        let mut wide = narrow.clone();
+        wide.neurons[3].weights[0] = 200;
+        for (k, cfg) in [narrow, wide].iter().enumerate() {
             let cores = Cores::new((0..8).map(|i| (i, 0, cfg)));
             for (core, v) in cores.states.iter().zip(&cores.potentials) {
-                let w = cores.tables.weights(core.weights);
-                assert_eq!(matches!(w, WeightsRef::Wide(_)), k == 1);
+                assert_eq!(
+                    core.weights,
+                    if k == 0 { WeightsAt::Narrow(core.index) } else { WeightsAt::Wide(core.index) }
+                );
+                let w = cores.tables.weight_bytes(core.weights).0;
                 let route = cores.tables.routes[core.index as usize].as_ptr();
-                for addr in [core.rows.as_ptr() as usize, v.as_ptr() as usize, w.bytes().0 as usize, route as usize] {
+                for addr in [core.rows.as_ptr() as usize, v.as_ptr() as usize, w as usize, route as usize] {
                     assert_eq!(addr % 64, 0, "a hot array of core {} starts mid-line", core.index);
                 }
             }

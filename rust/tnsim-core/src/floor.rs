@@ -1,7 +1,7 @@
 //! The memory floor of a core-tick: the engine's memory accesses without its arithmetic.
 //!
 //! Per core-tick, the chip workload of `tnsim bench` reads and writes back a core's 256
-//! potentials, reads its weights and routes, about 5 random rows of its 8 KiB crossbar, and
+//! potentials, reads its weights (+-1: coded, 272 bytes) and routes, about 5 random rows of its 8 KiB crossbar, and
 //! sets about 5 bits in the schedulers of random cores. [`memory_floor`] makes those accesses
 //! in the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
 //! ahead, deliveries performed one core late, each thread a contiguous run of the cores) but
@@ -30,6 +30,10 @@ const LINE: usize = 64;
 
 type Crossbar = LineAligned<[[u64; 4]; NEURONS]>;
 type Scheduler = LineAligned<[AtomicU64; 64]>;
+/// A core's weights as the engine stores the chip workload's: 2-bit codes and four values per
+/// axon type (`core::CodedWeights`), 272 bytes, 16-byte aligned, so cores share lines.
+#[repr(C, align(16))]
+struct Weights([u8; 272]);
 
 /// The most chips [`memory_floor`] allocates (about 46 MiB each).
 pub const MAX_FLOOR_CHIPS: usize = 64;
@@ -72,7 +76,7 @@ pub fn memory_floor_bytes(chips: usize) -> usize {
     cores
         * (std::mem::size_of::<Crossbar>()
             + std::mem::size_of::<Potentials>()
-            + std::mem::size_of::<LineAligned<[i8; 4 * NEURONS]>>()
+            + std::mem::size_of::<Weights>()
             + std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
             + std::mem::size_of::<Scheduler>())
 }
@@ -80,7 +84,7 @@ pub fn memory_floor_bytes(chips: usize) -> usize {
 struct State {
     crossbars: Vec<Crossbar>,
     potentials: Vec<Potentials>,
-    weights: Vec<LineAligned<[i8; 4 * NEURONS]>>,
+    weights: Vec<Weights>,
     routes: Vec<LineAligned<[u32; NEURONS]>>,
     schedulers: Vec<Scheduler>,
 }
@@ -90,7 +94,7 @@ impl State {
         let state = Self {
             crossbars: (0..cores).map(|c| LineAligned([[c as u64; 4]; NEURONS])).collect(),
             potentials: (0..cores).map(|c| LineAligned([c as i32; NEURONS])).collect(),
-            weights: (0..cores).map(|c| LineAligned([c as i8; 4 * NEURONS])).collect(),
+            weights: (0..cores).map(|c| Weights([c as u8; 272])).collect(),
             routes: (0..cores).map(|c| LineAligned([c as u32; NEURONS])).collect(),
             schedulers: (0..cores).map(|_| LineAligned(std::array::from_fn(|_| AtomicU64::new(0)))).collect(),
         };
@@ -125,6 +129,13 @@ fn byte(x: u64, k: usize) -> usize {
     (x >> (8 * k)) as usize & 0xFF
 }
 
+/// One byte in each cache line of `w` (the first of `w` in the first line).
+fn weight_lines(w: &Weights) -> impl Iterator<Item = *const u8> + '_ {
+    let start = w.0.as_ptr();
+    let lines = (start as usize % LINE + w.0.len()).div_ceil(LINE);
+    (0..lines).map(move |k| start.wrapping_add((k * LINE).saturating_sub(start as usize % LINE)))
+}
+
 fn prefetch<T>(p: &T) {
     prefetch_line((p as *const T).cast());
 }
@@ -147,7 +158,7 @@ fn tick(s: &mut State, t: usize, pool: &rayon::ThreadPool) -> u64 {
 /// What all threads read (the schedulers are written with atomic ORs, as in the engine).
 struct Shared<'a> {
     crossbars: &'a [Crossbar],
-    weights: &'a [LineAligned<[i8; 4 * NEURONS]>],
+    weights: &'a [Weights],
     routes: &'a [LineAligned<[u32; NEURONS]>],
     schedulers: &'a [Scheduler],
 }
@@ -162,8 +173,8 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
         for k in 0..PER_TICK {
             prefetch(&s.crossbars[c][byte(r, k)]);
         }
-        for line in (0..4 * NEURONS).step_by(LINE) {
-            prefetch(&s.weights[c][line]);
+        for line in weight_lines(&s.weights[c]) {
+            prefetch_line(line);
         }
         for line in (0..NEURONS).step_by(LINE / 4) {
             prefetch(&s.routes[c][line]);
@@ -181,9 +192,10 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
         for k in 0..PER_TICK {
             sum = sum.wrapping_add(s.crossbars[c][byte(r, k)][0]);
         }
-        let (weights, potentials) = (&s.weights[c], &mut potentials[c - first]);
-        for line in 0..4 * NEURONS / LINE {
-            sum = sum.wrapping_add(weights[line * LINE] as u64);
+        let potentials = &mut potentials[c - first];
+        for line in weight_lines(&s.weights[c]) {
+            // SAFETY: `weight_lines` gives the line starts of `s.weights[c]`, clamped to it.
+            sum = sum.wrapping_add(unsafe { *line } as u64);
         }
         for line in (0..NEURONS).step_by(LINE / 4) {
             potentials[line] = potentials[line].wrapping_add(1);
@@ -221,6 +233,6 @@ mod tests {
         assert!(matches!(memory_floor(0, 1, 1), Err(Error::Input(m)) if m.contains("chips = 0")));
         assert!(matches!(memory_floor(MAX_FLOOR_CHIPS + 1, 1, 1), Err(Error::Input(m)) if m.contains("chips")));
         assert!(matches!(memory_floor(1, 0, 1), Err(Error::Input(m)) if m.contains("threads = 0")));
-        assert_eq!(memory_floor_bytes(1), 4096 * (8192 + 1024 + 1024 + 1024 + 512));
+        assert_eq!(memory_floor_bytes(1), 4096 * (8192 + 1024 + 272 + 1024 + 512));
     }
 }

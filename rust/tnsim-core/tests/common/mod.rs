@@ -183,7 +183,7 @@ pub fn sized_scenario(
 
 /// How a core's neurons are drawn. The engine groups neurons by their *dynamics* (every
 /// parameter but weights, V0 and target) and has special paths for a core whose neurons share
-/// one deterministic dynamics, for 8-bit weights, and for cores that went quiet; the styles
+/// one deterministic dynamics, for 8-bit and coded weights, and for cores that went quiet; the styles
 /// make sure each of those happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CoreStyle {
@@ -211,6 +211,9 @@ struct CoreProfile {
     threshold_noise: f64,
     /// All weights in -128..=127 (the engine then stores them in 8 bits).
     narrow_weights: bool,
+    /// Each type's weights drawn from a palette of 1-4 values (the engine then codes them in
+    /// 2 bits), sometimes 5; a neuron that a type does not reach may have any weight of it.
+    weight_palette: bool,
 }
 
 impl Scenario {
@@ -254,6 +257,7 @@ impl Scenario {
                 stochastic_leak: g.pick(&[0.0, 0.0, 0.1, 0.5]),
                 threshold_noise: g.pick(&[0.0, 0.0, 0.2, 0.6]),
                 narrow_weights: g.chance(0.3),
+                weight_palette: g.chance(0.3),
             };
             let seed = if g.chance(0.1) { 0 } else { g.next_u64() as u32 };
             let mut cfg = CoreConfig::empty(seed);
@@ -296,6 +300,9 @@ impl Scenario {
                 };
                 random_target(&mut g, &mut n, me, &positions, used_ports, grid);
                 cfg.neurons[j] = n;
+            }
+            if profile.weight_palette {
+                palette_weights(&mut g, &mut cfg);
             }
             cores.push((me, cfg));
             styles.push(style);
@@ -399,6 +406,27 @@ fn settling_dynamics(g: &mut Gen) -> NeuronParams {
         reset_mode: g.pick(&[ResetMode::Normal, ResetMode::Linear, ResetMode::NonReset]),
         negative_saturation: g.chance(0.5),
         ..NeuronParams::default()
+    }
+}
+
+fn palette_weights(g: &mut Gen, cfg: &mut CoreConfig) {
+    let palettes: Vec<Vec<i32>> = (0..4)
+        .map(|_| {
+            let values = if g.chance(0.1) { 5 } else { g.range(1, 4) };
+            (0..values).map(|_| if g.chance(0.3) { g.pick(&[-128, 127]) } else { g.range(-4, 4) as i32 }).collect()
+        })
+        .collect();
+    let mut reached = [[false; 256]; 4];
+    for i in 0..256 {
+        for j in 0..256 {
+            reached[cfg.axon_types[i] as usize][j] |= cfg.connected(i, j);
+        }
+    }
+    for j in 0..256 {
+        for t in 0..4 {
+            cfg.neurons[j].weights[t] =
+                if reached[t][j] || g.chance(0.5) { g.pick(&palettes[t]) } else { g.range(-255, 255) as i32 };
+        }
     }
 }
 
