@@ -137,7 +137,7 @@ fn phases(c: &mut Criterion) {
     let side = 16;
     let net = network(side, Kind::Deterministic);
     let grid = GridIndex::new(&net);
-    let mut cores = Cores::new(net.cores().map(|(&(x, y), cfg)| (x, y, cfg)));
+    let mut cores = Cores::new(net.cores().map(|(&(x, y), cfg)| (x, y, cfg)), Isa::best_supported());
     let schedulers: Vec<Scheduler> = (0..cores.len()).map(|_| Scheduler::default()).collect();
     let mut group = c.benchmark_group("phases");
     group.throughput(Throughput::Elements((side * side) as u64));

@@ -153,12 +153,17 @@ struct CodedWeights {
 }
 
 impl CodedWeights {
-    /// The coded form of `cfg`'s weights, or None where some type's reached neurons have more
-    /// than four distinct weights or one outside -128..=127.
-    fn of(cfg: &CoreConfig) -> Option<Self> {
+    /// The coded form of the weights `weight(j, g)` of a core with crossbar `rows` and axon
+    /// types `type_of(i)`, or None where some type's reached neurons have more than four
+    /// distinct weights or one outside -128..=127.
+    fn of(
+        rows: &[[u64; 4]; AXONS],
+        type_of: impl Fn(usize) -> usize,
+        weight: impl Fn(usize, usize) -> i32,
+    ) -> Option<Self> {
         let mut reached = [[0u64; 4]; AXON_TYPES];
-        for (row, &g) in cfg.rows.iter().zip(&cfg.axon_types) {
-            for (r, w) in reached[g as usize].iter_mut().zip(row) {
+        for (i, row) in rows.iter().enumerate() {
+            for (r, w) in reached[type_of(i)].iter_mut().zip(row) {
                 *r |= w;
             }
         }
@@ -166,7 +171,7 @@ impl CodedWeights {
         for (g, reached) in reached.iter().enumerate() {
             let mut values = 0;
             for j in (0..NEURONS).filter(|&j| bit(reached, j)) {
-                let w = cfg.neurons[j].weights[g];
+                let w = weight(j, g);
                 let code = match coded.values[g][..values].iter().position(|&v| v as i32 == w) {
                     Some(code) => code,
                     None if values < 4 && (-128..=127).contains(&w) => {
@@ -183,13 +188,12 @@ impl CodedWeights {
     }
 
     /// Write the 8-bit table of the weights into `table` (a neuron that a type does not reach
-    /// gets that type's first value). With AVX2 or AVX-512, per 32 or 64 neurons: each lane
-    /// takes its code's byte (a shuffle), the upper two of every four lanes shift it down a
-    /// nibble, a mask leaves the lane's own 2-bit field (at bit 0 or bit 2), and the field
-    /// looks the weight up in a 16-byte table (a second shuffle). Otherwise two neurons at a
-    /// time from a table of the 16 pairs of values.
-    /// Only the types in the bit set `types` are written (a tick reads the weights of its
-    /// active axons' types only).
+    /// gets that type's first value); only the types in the bit set `types` (a tick reads the
+    /// weights of its active axons' types only). With AVX-512, per 64 neurons: each lane takes
+    /// its code's byte (a shuffle), the upper two of every four lanes shift it down a nibble,
+    /// a mask leaves the lane's own 2-bit field (at bit 0 or bit 2), and the field looks the
+    /// weight up in a 16-byte table (a second shuffle). Otherwise (only after a change of
+    /// instruction set, see [`Cores::set_isa`]) two neurons at a time from the 16 pairs.
     #[inline(always)]
     fn expand(&self, table: &mut NarrowWeights, types: u8, isa: Isa) {
         match isa {
@@ -197,9 +201,6 @@ impl CodedWeights {
             // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
             // clamped by `Isa::supported`) when the CPU has those instructions.
             Isa::Avx512 => unsafe { self.expand_avx512(table, types) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Isa::Avx2 => unsafe { self.expand_avx2(table, types) },
             _ => {
                 for (g, row) in table.iter_mut().enumerate().filter(|&(g, _)| types >> g & 1 == 1) {
                     let value = |code: usize| self.values[g][code & 3];
@@ -245,36 +246,6 @@ impl CodedWeights {
                 let v = _mm512_shuffle_epi8(lookup, _mm512_and_si512(x, field));
                 // SAFETY: `lanes` is 64 bytes.
                 unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast::<__m512i>(), v) };
-            }
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn expand_avx2(&self, table: &mut NarrowWeights, types: u8) {
-        use std::arch::x86_64::{
-            __m128i, __m256i, _mm256_and_si256, _mm256_blend_epi16, _mm256_broadcastsi128_si256, _mm256_set1_epi32,
-            _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_storeu_si256,
-            _mm_loadu_si128,
-        };
-        // Lane j takes code byte j / 4 (the 8 bytes are in each 128-bit half).
-        #[rustfmt::skip]
-        let spread = _mm256_setr_epi8(
-            0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
-            4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7,
-        );
-        let field = _mm256_set1_epi32(0x0C03_0C03); // bytes 3, 12, 3, 12: the field of each lane
-        for (g, row) in table.iter_mut().enumerate().filter(|&(g, _)| types >> g & 1 == 1) {
-            let lookup = self.field_table(g);
-            // SAFETY: 16 bytes.
-            let lookup = _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(lookup.as_ptr().cast::<__m128i>()) });
-            for (lanes, codes) in row.chunks_exact_mut(32).zip(self.codes[g].chunks_exact(8)) {
-                let codes = u64::from_le_bytes(codes.try_into().expect("8 bytes"));
-                let x = _mm256_shuffle_epi8(_mm256_set1_epi64x(codes as i64), spread);
-                let x = _mm256_blend_epi16::<0b1010_1010>(x, _mm256_srli_epi16::<4>(x));
-                let v = _mm256_shuffle_epi8(lookup, _mm256_and_si256(x, field));
-                // SAFETY: `lanes` is 32 bytes.
-                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), v) };
             }
         }
     }
@@ -326,13 +297,20 @@ pub struct CoreTables {
 
 impl CoreTables {
     /// The weights at `at` as a tick reads them; coded weights are expanded into `expanded`,
-    /// those of the types in the bit set `types` only.
+    /// those of the types in the bit set `types()` only.
     #[inline(always)]
-    fn weights<'a>(&'a self, at: WeightsAt, expanded: &'a mut NarrowWeights, types: u8, isa: Isa) -> WeightsRef<'a> {
+    fn weights<'a>(
+        &'a self,
+        at: WeightsAt,
+        expanded: &'a mut Option<NarrowWeights>,
+        types: impl FnOnce() -> u8,
+        isa: Isa,
+    ) -> WeightsRef<'a> {
         match at {
             WeightsAt::Coded(k) => {
-                self.coded[k as usize].expand(expanded, types, isa);
-                WeightsRef::Narrow(expanded)
+                let table = expanded.insert(LineAligned([[0; NEURONS]; AXON_TYPES]));
+                self.coded[k as usize].expand(table, types(), isa);
+                WeightsRef::Narrow(table)
             }
             WeightsAt::Narrow(k) => WeightsRef::Narrow(&self.narrow[k as usize]),
             WeightsAt::Wide(k) => WeightsRef::Wide(&self.wide[k as usize]),
@@ -385,22 +363,71 @@ pub struct Cores {
     pub states: Vec<CoreState>,
     pub potentials: Vec<Potentials>,
     pub tables: CoreTables,
+    /// Whether weights that take few values are coded (see [`Cores::codes_weights`]).
+    coded_weights: bool,
 }
 
 impl Cores {
-    /// The cores (x, y, configuration) in this order; core k's scheduler is the k-th.
-    pub fn new<'a>(configs: impl Iterator<Item = (u32, u32, &'a CoreConfig)>) -> Self {
+    /// The cores (x, y, configuration) in this order; core k's scheduler is the k-th. The
+    /// weights are laid out for instruction set `isa` (see [`Cores::set_isa`]).
+    pub fn new<'a>(configs: impl Iterator<Item = (u32, u32, &'a CoreConfig)>, isa: Isa) -> Self {
         let mut tables = CoreTables::default();
         let (mut states, mut potentials) = (Vec::new(), Vec::new());
+        let coded = Self::codes_weights(isa);
         for (k, (x, y, cfg)) in configs.enumerate() {
             let index = u32::try_from(k).expect("fewer than 2^32 cores");
-            states.push(CoreState::new(index, x, y, cfg, &mut tables));
+            states.push(CoreState::new(index, x, y, cfg, &mut tables, coded));
             potentials.push(LineAligned(std::array::from_fn(|j| cfg.neurons[j].initial_potential)));
         }
         states.shrink_to_fit();
         potentials.shrink_to_fit();
         tables.shrink_to_fit();
-        Self { states, potentials, tables }
+        Self { states, potentials, tables, coded_weights: coded }
+    }
+
+    /// Whether weights that take few values are stored coded ([`CodedWeights`]) for ticks
+    /// run with `isa`: with AVX-512 the expansion costs a few ns and the smaller table saves
+    /// more (full chip about the same, 16 chips 10-15 % faster); with AVX2 the expansion
+    /// costs more than the memory saves (2-5 % slower, measured), and more again below.
+    fn codes_weights(isa: Isa) -> bool {
+        isa == Isa::Avx512
+    }
+
+    /// Lay the weights out for ticks run with `isa` (coded or 8-bit tables; see
+    /// [`Cores::codes_weights`]): the tables are rebuilt in core order where the layout
+    /// changes. Results do not depend on the layout. Returns whether anything was rebuilt.
+    pub fn set_isa(&mut self, isa: Isa) -> bool {
+        let coded = Self::codes_weights(isa);
+        if coded == self.coded_weights {
+            return false;
+        }
+        self.coded_weights = coded;
+        let (old_coded, old_narrow) = (std::mem::take(&mut self.tables.coded), std::mem::take(&mut self.tables.narrow));
+        for state in &mut self.states {
+            let table = match state.weights {
+                WeightsAt::Coded(k) => {
+                    let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
+                    old_coded[k as usize].expand(&mut table, 0b1111, Isa::Baseline);
+                    table
+                }
+                WeightsAt::Narrow(k) => old_narrow[k as usize],
+                WeightsAt::Wide(_) => continue,
+            };
+            let recoded =
+                coded.then(|| CodedWeights::of(&state.rows, |i| state.axon_type(i), |j, g| table[g][j] as i32));
+            state.weights = match recoded.flatten() {
+                Some(c) => {
+                    self.tables.coded.push(c);
+                    WeightsAt::Coded((self.tables.coded.len() - 1) as u32)
+                }
+                None => {
+                    self.tables.narrow.push(table);
+                    WeightsAt::Narrow((self.tables.narrow.len() - 1) as u32)
+                }
+            };
+        }
+        self.tables.shrink_to_fit();
+        true
     }
 
     pub fn len(&self) -> usize {
@@ -691,7 +718,7 @@ pub struct CoreState {
 
 impl CoreState {
     /// The state of core `index` (the next of `tables`, which receives its routes and weights).
-    fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig, tables: &mut CoreTables) -> Self {
+    fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig, tables: &mut CoreTables, coded: bool) -> Self {
         debug_assert_eq!(tables.routes.len(), index as usize, "cores are added in index order");
         let rows = Box::new(LineAligned(*cfg.rows));
         let mut axon_types = [0u64; AXONS / 32];
@@ -699,7 +726,9 @@ impl CoreState {
             axon_types[i / 32] |= (t as u64) << (2 * (i % 32));
         }
         let narrow = cfg.neurons.iter().all(|n| n.weights.iter().all(|&w| (-128..=127).contains(&w)));
-        let weights = if let Some(coded) = CodedWeights::of(cfg) {
+        let coded = coded
+            .then(|| CodedWeights::of(&cfg.rows, |i| cfg.axon_types[i] as usize, |j, g| cfg.neurons[j].weights[g]));
+        let weights = if let Some(coded) = coded.flatten() {
             tables.coded.push(coded);
             WeightsAt::Coded((tables.coded.len() - 1) as u32)
         } else if narrow {
@@ -862,11 +891,15 @@ impl CoreState {
             sink.counters += c;
             return;
         }
-        let mut types = 0u8; // the types of the active axons: only their weights are read
-        for_each_bit!(active, |i| {
-            types |= 1 << self.axon_type(i);
-        });
-        let mut expanded = LineAligned([[0; NEURONS]; AXON_TYPES]);
+        // The types of the active axons: only their weights are read.
+        let types = || {
+            let mut types = 0u8;
+            for_each_bit!(active, |i| {
+                types |= 1 << self.axon_type(i);
+            });
+            types
+        };
+        let mut expanded = None;
         let weights = tables.weights(self.weights, &mut expanded, types, ctx.isa);
 
         // Synaptic events of all neurons: every connection of every active axon.
@@ -1721,7 +1754,8 @@ mod tests {
             }
         }
         cfg.neurons[200].weights[3] = 99; // a fifth value, but type 3 never reaches neuron 200
-        let coded = CodedWeights::of(&cfg).expect("at most four values per type");
+        let coded = CodedWeights::of(&cfg.rows, |i| cfg.axon_types[i] as usize, |j, g| cfg.neurons[j].weights[g])
+            .expect("at most four values per type");
         for isa in [Isa::Baseline, Isa::Avx2, Isa::Avx512] {
             if isa.supported() != isa {
                 continue;
@@ -1736,16 +1770,54 @@ mod tests {
                 }
             }
         }
-        let at = |cfg: &CoreConfig| Cores::new([(0, 0, cfg)].into_iter()).states[0].weights;
+        let at = |cfg: &CoreConfig| Cores::new([(0, 0, cfg)].into_iter(), Isa::Avx512).states[0].weights;
         assert!(matches!(at(&cfg), WeightsAt::Coded(_)));
         let mut five = cfg.clone();
         five.neurons[201].weights[3] = 99; // reached: five values of type 3
-        assert!(CodedWeights::of(&five).is_none());
+        assert!(matches!(at(&five), WeightsAt::Narrow(_)));
         assert!(matches!(at(&five), WeightsAt::Narrow(_)));
         let mut wide = cfg.clone();
         wide.neurons[5].weights[0] = 128; // reached, outside 8 bits
-        assert!(CodedWeights::of(&wide).is_none());
         assert!(matches!(at(&wide), WeightsAt::Wide(_)));
+        assert!(matches!(at(&wide), WeightsAt::Wide(_)));
+    }
+
+    /// `Cores::set_isa` moves coded weights to 8-bit tables and back, keeping every weight
+    /// that a tick can read.
+    #[test]
+    fn weights_are_laid_out_anew_for_the_instruction_set() {
+        let mut cfg = CoreConfig::empty(1);
+        for j in 0..NEURONS {
+            cfg.set_connected(j, j, true);
+            cfg.axon_types[j] = (j % 4) as u8;
+            cfg.neurons[j].weights = [1, -1, 2, -2];
+        }
+        let mut odd = cfg.clone(); // five values of type 0 on reached neurons: never coded
+        for j in 0..5 {
+            odd.neurons[4 * j].weights[0] = j as i32;
+        }
+        let mut cores = Cores::new([(0, 0, &cfg), (1, 0, &odd), (2, 0, &cfg)].into_iter(), Isa::Avx512);
+        let layout = |cores: &Cores| cores.states.iter().map(|c| c.weights).collect::<Vec<_>>();
+        let coded = vec![WeightsAt::Coded(0), WeightsAt::Narrow(0), WeightsAt::Coded(1)];
+        assert_eq!(layout(&cores), coded);
+        let reached = |cores: &Cores| -> Vec<i32> {
+            let mut out = Vec::new();
+            for core in &cores.states {
+                let mut table = None;
+                let w = cores.tables.weights(core.weights, &mut table, || 0b1111, Isa::Baseline);
+                out.extend((0..NEURONS).map(|j| w.get(j % 4, j)));
+            }
+            out
+        };
+        let before = reached(&cores);
+        assert!(!cores.set_isa(Isa::Avx512), "nothing to do");
+        assert!(cores.set_isa(Isa::Avx2));
+        assert_eq!(layout(&cores), vec![WeightsAt::Narrow(0), WeightsAt::Narrow(1), WeightsAt::Narrow(2)]);
+        assert_eq!(reached(&cores), before);
+        assert!(!cores.set_isa(Isa::Baseline), "8-bit for both");
+        assert!(cores.set_isa(Isa::Avx512));
+        assert_eq!(layout(&cores), coded);
+        assert_eq!(reached(&cores), before);
     }
 
     #[test]
@@ -1759,7 +1831,7 @@ mod tests {
         let mut wide = narrow.clone();
         wide.neurons[3].weights[0] = 200;
         for (k, cfg) in [narrow, wide].iter().enumerate() {
-            let cores = Cores::new((0..8).map(|i| (i, 0, cfg)));
+            let cores = Cores::new((0..8).map(|i| (i, 0, cfg)), Isa::Avx512);
             for (core, v) in cores.states.iter().zip(&cores.potentials) {
                 assert_eq!(
                     core.weights,

@@ -121,7 +121,8 @@ impl Simulator {
     pub fn new(network: &Network, threads: usize) -> Result<Self> {
         network.validate()?;
         let grid = GridIndex::new(network);
-        let cores = Cores::new(network.cores().map(|(&(x, y), cfg)| (x, y, cfg)));
+        let isa = Isa::detect();
+        let cores = Cores::new(network.cores().map(|(&(x, y), cfg)| (x, y, cfg)), isa);
         let schedulers: Vec<Scheduler> = (0..cores.len()).map(|_| Scheduler::default()).collect();
         advise_state_huge_pages(&cores, &schedulers);
         Ok(Self {
@@ -133,7 +134,7 @@ impl Simulator {
             threads,
             pool: None,
             mode: EvalMode::Fast,
-            isa: Isa::detect(),
+            isa,
             input_lines: InputLines::default(),
         })
     }
@@ -224,9 +225,13 @@ impl Simulator {
         self.isa
     }
 
-    /// Use `isa`, or the widest instruction set the CPU supports if that is narrower.
+    /// Use `isa`, or the widest instruction set the CPU supports if that is narrower (the
+    /// weights are laid out anew where that pays: see [`Cores::set_isa`]).
     pub fn set_isa(&mut self, isa: Isa) {
         self.isa = isa.supported();
+        if self.cores.set_isa(self.isa) {
+            advise_state_huge_pages(&self.cores, &self.schedulers);
+        }
     }
 
     /// Threads used for phase 1 (0 = one per available CPU).

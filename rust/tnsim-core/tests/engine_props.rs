@@ -79,10 +79,15 @@ proptest! {
     }
 
     /// A run split into several `run` calls (random split points, zero-length runs included;
-    /// inputs partitioned by tick; each part in a random eval mode) equals one long run,
-    /// outputs concatenated.
+    /// inputs partitioned by tick; each part in a random eval mode and instruction set, which
+    /// may lay the weights out anew) equals one long run, outputs concatenated.
     #[test]
-    fn split_runs_equal_one_run(s in scenario(), cuts in prop::collection::vec(any::<u16>(), 0..5), modes in any::<u8>()) {
+    fn split_runs_equal_one_run(
+        s in scenario(),
+        cuts in prop::collection::vec(any::<u16>(), 0..5),
+        modes in any::<u8>(),
+        isas in any::<u16>(),
+    ) {
         let net = s.network();
         let whole = run_engine(&net, 1, EvalMode::Fast, s.ticks, &s.inputs, true);
         let mut points: Vec<u64> = cuts.iter().map(|&c| c as u64 % (s.ticks + 1)).collect();
@@ -95,6 +100,7 @@ proptest! {
             // Each part in an eval mode of its own (bit k of `modes`): switching modes between
             // runs must not matter either.
             sim.set_eval_mode(if modes >> k & 1 == 1 { EvalMode::Sequential } else { EvalMode::Fast });
+            sim.set_isa(ISAS[(isas >> (2 * k)) as usize % 3]);
             prop_assert_eq!(sim.tick(), a);
             let part: Vec<_> = s.inputs.iter().copied().filter(|i| (a..b).contains(&(i.tick as u64))).collect();
             let out = sim.run(b - a, &part, true).unwrap();
