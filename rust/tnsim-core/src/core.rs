@@ -146,8 +146,9 @@ type WideWeights = LineAligned<[[i16; NEURONS]; AXON_TYPES]>;
 #[derive(Debug, Clone)]
 #[repr(C, align(16))]
 struct CodedWeights {
-    /// `codes[g][j / 4]` holds neuron j's code for axon type g in bits 2 (j % 4) and up.
-    codes: [[u8; NEURONS / 4]; AXON_TYPES],
+    /// The codes as bit planes: bit j % 64 of `code[g][b][j / 64]` is bit b of neuron j's code
+    /// for axon type g.
+    code: [[[u64; 4]; 2]; AXON_TYPES],
     /// The four values of each type, by code.
     values: [[i8; 4]; AXON_TYPES],
 }
@@ -167,7 +168,7 @@ impl CodedWeights {
                 *r |= w;
             }
         }
-        let mut coded = CodedWeights { codes: [[0; NEURONS / 4]; AXON_TYPES], values: [[0; 4]; AXON_TYPES] };
+        let mut coded = CodedWeights { code: [[[0; 4]; 2]; AXON_TYPES], values: [[0; 4]; AXON_TYPES] };
         for (g, reached) in reached.iter().enumerate() {
             let mut values = 0;
             for j in (0..NEURONS).filter(|&j| bit(reached, j)) {
@@ -181,75 +182,76 @@ impl CodedWeights {
                     }
                     None => return None,
                 };
-                coded.codes[g][j / 4] |= (code as u8) << (2 * (j % 4));
+                coded.code[g][0][j / 64] |= (code as u64 & 1) << (j % 64);
+                coded.code[g][1][j / 64] |= (code as u64 >> 1) << (j % 64);
             }
         }
         Some(coded)
     }
 
     /// Write the 8-bit table of the weights into `table` (a neuron that a type does not reach
-    /// gets that type's first value); only the types in the bit set `types` (a tick reads the
-    /// weights of its active axons' types only). With AVX-512, per 64 neurons: each lane takes
-    /// its code's byte (a shuffle), the upper two of every four lanes shift it down a nibble,
-    /// a mask leaves the lane's own 2-bit field (at bit 0 or bit 2), and the field looks the
-    /// weight up in a 16-byte table (a second shuffle). Otherwise (only after a change of
-    /// instruction set, see [`Cores::set_isa`]) two neurons at a time from the 16 pairs.
+    /// gets that type's first value): three byte selects per 64 neurons and type with AVX-512;
+    /// otherwise (only after a change of instruction set, see [`Cores::set_isa`]) eight at a
+    /// time through a table of byte lanes.
     #[inline(always)]
-    fn expand(&self, table: &mut NarrowWeights, types: u8, isa: Isa) {
+    fn expand(&self, table: &mut NarrowWeights, isa: Isa) {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
-            // clamped by `Isa::supported`) when the CPU has those instructions.
-            Isa::Avx512 => unsafe { self.expand_avx512(table, types) },
+            // SAFETY: `Isa::Avx512` is only ever made (by `Isa::detect`, or clamped by
+            // `Isa::supported`) when the CPU has those instructions.
+            Isa::Avx512 => unsafe { self.expand_avx512(table) },
             _ => {
-                for (g, row) in table.iter_mut().enumerate().filter(|&(g, _)| types >> g & 1 == 1) {
-                    let value = |code: usize| self.values[g][code & 3];
-                    let pairs: [[i8; 2]; 16] = std::array::from_fn(|n| [value(n), value(n >> 2)]);
-                    for (weights, &codes) in row.chunks_exact_mut(4).zip(&self.codes[g]) {
-                        weights[..2].copy_from_slice(&pairs[codes as usize & 15]);
-                        weights[2..].copy_from_slice(&pairs[codes as usize >> 4]);
+                // Eight neurons per 64-bit word: each byte of a bit plane made into byte lanes.
+                let select = |lanes: u64, a: u64, b: u64| a ^ ((a ^ b) & lanes); // b where set
+                for (g, row) in table.iter_mut().enumerate() {
+                    let [v0, v1, v2, v3] = self.values[g].map(|v| u64::from_ne_bytes([v as u8; 8]));
+                    for (k, weights) in row.chunks_exact_mut(8).enumerate() {
+                        let lanes = |b: usize| BYTE_LANES[(self.code[g][b][k / 8] >> (8 * (k % 8))) as u8 as usize];
+                        let (low_bits, high_bits) = (lanes(0), lanes(1));
+                        let v = select(high_bits, select(low_bits, v0, v1), select(low_bits, v2, v3));
+                        for (w, byte) in weights.iter_mut().zip(v.to_le_bytes()) {
+                            *w = byte as i8;
+                        }
                     }
                 }
             }
         }
     }
 
-    /// The lookup table of [`CodedWeights::expand`] for type `g`: a 2-bit field at bit 0 (0..3)
-    /// or at bit 2 (0, 4, 8, 12) gives its value.
-    #[inline(always)]
-    fn field_table(&self, g: usize) -> [i8; 16] {
-        let [v0, v1, v2, v3] = self.values[g];
-        [v0, v1, v2, v3, v1, 0, 0, 0, v2, 0, 0, 0, v3, 0, 0, 0]
-    }
-
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn expand_avx512(&self, table: &mut NarrowWeights, types: u8) {
-        use std::arch::x86_64::{
-            __m128i, __m512i, _mm512_and_si512, _mm512_broadcast_i32x4, _mm512_loadu_si512, _mm512_mask_blend_epi16,
-            _mm512_set1_epi32, _mm512_shuffle_epi8, _mm512_srli_epi16, _mm512_storeu_si512, _mm_loadu_si128,
-        };
-        // Lane j takes code byte j / 4 (all 16 bytes are in each 128-bit part).
-        let spread: [u8; 64] = std::array::from_fn(|j| (j / 4) as u8);
-        // SAFETY: 64 bytes.
-        let spread = unsafe { _mm512_loadu_si512(spread.as_ptr().cast::<__m512i>()) };
-        let field = _mm512_set1_epi32(0x0C03_0C03); // bytes 3, 12, 3, 12: the field of each lane
-        for (g, row) in table.iter_mut().enumerate().filter(|&(g, _)| types >> g & 1 == 1) {
-            let lookup = self.field_table(g);
-            // SAFETY: 16 bytes each.
-            let lookup = _mm512_broadcast_i32x4(unsafe { _mm_loadu_si128(lookup.as_ptr().cast::<__m128i>()) });
-            for (k, lanes) in row.chunks_exact_mut(64).enumerate() {
-                // SAFETY: bytes 16 k..16 k + 16 of the 64 of `codes[g]`.
-                let codes = unsafe { _mm_loadu_si128(self.codes[g].as_ptr().add(16 * k).cast::<__m128i>()) };
-                let x = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(codes), spread);
-                let x = _mm512_mask_blend_epi16(0xAAAA_AAAA, x, _mm512_srli_epi16::<4>(x));
-                let v = _mm512_shuffle_epi8(lookup, _mm512_and_si512(x, field));
+    unsafe fn expand_avx512(&self, table: &mut NarrowWeights) {
+        use std::arch::x86_64::{__m512i, _mm512_mask_blend_epi8, _mm512_set1_epi8, _mm512_storeu_si512};
+        for (g, row) in table.iter_mut().enumerate() {
+            let [v0, v1, v2, v3] = [0, 1, 2, 3].map(|code| _mm512_set1_epi8(self.values[g][code]));
+            for (w, lanes) in row.chunks_exact_mut(64).enumerate() {
+                let (low_bits, high_bits) = (self.code[g][0][w], self.code[g][1][w]);
+                let low = _mm512_mask_blend_epi8(low_bits, v0, v1);
+                let high = _mm512_mask_blend_epi8(low_bits, v2, v3);
+                let v = _mm512_mask_blend_epi8(high_bits, low, high);
                 // SAFETY: `lanes` is 64 bytes.
                 unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast::<__m512i>(), v) };
             }
         }
     }
 }
+
+/// `BYTE_LANES[b]`: byte k all ones where bit k of `b` is set (to select bytes by bits).
+static BYTE_LANES: [u64; 256] = {
+    let mut lanes = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < 8 {
+            if (b >> k) & 1 == 1 {
+                lanes[b] |= 0xFF << (8 * k);
+            }
+            k += 1;
+        }
+        b += 1;
+    }
+    lanes
+};
 
 /// Where a core's weights are in [`CoreTables`]: coded when they take few values, else 8-bit
 /// when every weight fits, else 16-bit.
@@ -296,21 +298,13 @@ pub struct CoreTables {
 }
 
 impl CoreTables {
-    /// The weights at `at` as a tick reads them; coded weights are expanded into `expanded`,
-    /// those of the types in the bit set `types()` only.
+    /// The weights at `at` as a tick reads them; coded weights are expanded into `expanded`.
     #[inline(always)]
-    fn weights<'a>(
-        &'a self,
-        at: WeightsAt,
-        expanded: &'a mut Option<NarrowWeights>,
-        types: impl FnOnce() -> u8,
-        isa: Isa,
-    ) -> WeightsRef<'a> {
+    fn weights<'a>(&'a self, at: WeightsAt, expanded: &'a mut NarrowWeights, isa: Isa) -> WeightsRef<'a> {
         match at {
             WeightsAt::Coded(k) => {
-                let table = expanded.insert(LineAligned([[0; NEURONS]; AXON_TYPES]));
-                self.coded[k as usize].expand(table, types(), isa);
-                WeightsRef::Narrow(table)
+                self.coded[k as usize].expand(expanded, isa);
+                WeightsRef::Narrow(expanded)
             }
             WeightsAt::Narrow(k) => WeightsRef::Narrow(&self.narrow[k as usize]),
             WeightsAt::Wide(k) => WeightsRef::Wide(&self.wide[k as usize]),
@@ -407,7 +401,7 @@ impl Cores {
             let table = match state.weights {
                 WeightsAt::Coded(k) => {
                     let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
-                    old_coded[k as usize].expand(&mut table, 0b1111, Isa::Baseline);
+                    old_coded[k as usize].expand(&mut table, Isa::Baseline);
                     table
                 }
                 WeightsAt::Narrow(k) => old_narrow[k as usize],
@@ -891,16 +885,8 @@ impl CoreState {
             sink.counters += c;
             return;
         }
-        // The types of the active axons: only their weights are read.
-        let types = || {
-            let mut types = 0u8;
-            for_each_bit!(active, |i| {
-                types |= 1 << self.axon_type(i);
-            });
-            types
-        };
-        let mut expanded = None;
-        let weights = tables.weights(self.weights, &mut expanded, types, ctx.isa);
+        let mut expanded = LineAligned([[0; NEURONS]; AXON_TYPES]);
+        let weights = tables.weights(self.weights, &mut expanded, ctx.isa);
 
         // Synaptic events of all neurons: every connection of every active axon.
         for_each_bit!(active, |i| {
@@ -1761,7 +1747,7 @@ mod tests {
                 continue;
             }
             let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
-            coded.expand(&mut table, 0b1111, isa);
+            coded.expand(&mut table, isa);
             for j in 0..NEURONS {
                 for g in 0..AXON_TYPES {
                     if !(g == 3 && j == 200) {
@@ -1803,8 +1789,8 @@ mod tests {
         let reached = |cores: &Cores| -> Vec<i32> {
             let mut out = Vec::new();
             for core in &cores.states {
-                let mut table = None;
-                let w = cores.tables.weights(core.weights, &mut table, || 0b1111, Isa::Baseline);
+                let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
+                let w = cores.tables.weights(core.weights, &mut table, Isa::Baseline);
                 out.extend((0..NEURONS).map(|j| w.get(j % 4, j)));
             }
             out
