@@ -15,7 +15,7 @@
 //! - **stochastic** neurons draw from the core's one PRNG in a fixed order (SPEC.md section
 //!   4: neuron by neuron, and within a neuron its events in axon order, then its leak, then
 //!   its threshold noise). The plain reading updates them one by one
-//!   ([`update_neuron_sequential`]), with the PRNG chain and each neuron's short, irregular
+//!   (`update_neuron_sequential`), with the PRNG chain and each neuron's short, irregular
 //!   event loop on the critical path. The fast path (`CoreState::update_drawing`) gives every
 //!   neuron the same draws by counting first: neuron j's draws are the run that follows those
 //!   of the neurons before it, all of the tick's draws are generated at once, vectorised
@@ -191,8 +191,9 @@ impl CodedWeights {
 
     /// Write the 8-bit table of the weights into `table` (a neuron that a type does not reach
     /// gets that type's first value): three byte selects per 64 neurons and type with AVX-512;
-    /// otherwise (only after a change of instruction set, see [`Cores::set_isa`]) eight at a
-    /// time through a table of byte lanes.
+    /// otherwise eight at a time through a table of byte lanes (ticks run coded weights only
+    /// with AVX-512: [`Cores::set_isa`] lays them out anew for other instruction sets, through
+    /// this expansion).
     #[inline(always)]
     fn expand(&self, table: &mut NarrowWeights, isa: Isa) {
         match isa {
@@ -387,9 +388,10 @@ impl Cores {
         isa == Isa::Avx512
     }
 
-    /// Lay the weights out for ticks run with `isa` (coded or 8-bit tables; see
-    /// [`Cores::codes_weights`]): the tables are rebuilt in core order where the layout
-    /// changes. Results do not depend on the layout. Returns whether anything was rebuilt.
+    /// Lay the weights out for ticks run with `isa`: coded where they allow it when `isa` is
+    /// AVX-512 (there the expansion costs less than the smaller table saves; not with AVX2),
+    /// else 8-bit tables. The tables are rebuilt in core order where the layout changes.
+    /// Results do not depend on the layout. Returns whether anything was rebuilt.
     pub fn set_isa(&mut self, isa: Isa) -> bool {
         let coded = Self::codes_weights(isa);
         if coded == self.coded_weights {

@@ -7,7 +7,7 @@
 //! - [`simulator`]: the tick loop over all cores, routing, host inputs and outputs;
 //! - [`grid`]: core index by grid position;
 //! - [`prng`]: the per-core xorshift32 generator; [`counters`]: event counters;
-//! - [`format`]: the native, versioned network file format;
+//! - [`format`](mod@format): the native, versioned network file format;
 //! - [`pages`]: backing the run-time state with 2 MiB pages;
 //! - [`floor`]: the memory floor of a core-tick (the engine's memory accesses alone).
 //!

@@ -237,7 +237,7 @@ impl CoreConfig {
         }
     }
 
-    /// Crossbar bit w[axon][neuron].
+    /// Crossbar bit `w[axon][neuron]`.
     pub fn connected(&self, axon: usize, neuron: usize) -> bool {
         self.rows[axon][neuron / 64] >> (neuron % 64) & 1 == 1
     }
