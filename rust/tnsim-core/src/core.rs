@@ -189,6 +189,14 @@ impl CodedWeights {
         Some(coded)
     }
 
+    /// The 8-bit table of the weights (see [`CodedWeights::expand`]).
+    #[inline(always)]
+    fn expanded(&self, isa: Isa) -> NarrowWeights {
+        let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
+        self.expand(&mut table, isa);
+        table
+    }
+
     /// Write the 8-bit table of the weights into `table` (a neuron that a type does not reach
     /// gets that type's first value): three byte selects per 64 neurons and type with AVX-512;
     /// otherwise eight at a time through a table of byte lanes (ticks run coded weights only
@@ -299,16 +307,13 @@ pub struct CoreTables {
 }
 
 impl CoreTables {
-    /// The weights at `at` as a tick reads them; coded weights are expanded into `expanded`.
+    /// The weights at `at` as stored: a table to read, or coded weights to expand first.
     #[inline(always)]
-    fn weights<'a>(&'a self, at: WeightsAt, expanded: &'a mut NarrowWeights, isa: Isa) -> WeightsRef<'a> {
+    fn weights(&self, at: WeightsAt) -> Result<WeightsRef<'_>, &CodedWeights> {
         match at {
-            WeightsAt::Coded(k) => {
-                self.coded[k as usize].expand(expanded, isa);
-                WeightsRef::Narrow(expanded)
-            }
-            WeightsAt::Narrow(k) => WeightsRef::Narrow(&self.narrow[k as usize]),
-            WeightsAt::Wide(k) => WeightsRef::Wide(&self.wide[k as usize]),
+            WeightsAt::Coded(k) => Err(&self.coded[k as usize]),
+            WeightsAt::Narrow(k) => Ok(WeightsRef::Narrow(&self.narrow[k as usize])),
+            WeightsAt::Wide(k) => Ok(WeightsRef::Wide(&self.wide[k as usize])),
         }
     }
 
@@ -401,11 +406,7 @@ impl Cores {
         let (old_coded, old_narrow) = (std::mem::take(&mut self.tables.coded), std::mem::take(&mut self.tables.narrow));
         for state in &mut self.states {
             let table = match state.weights {
-                WeightsAt::Coded(k) => {
-                    let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
-                    old_coded[k as usize].expand(&mut table, Isa::Baseline);
-                    table
-                }
+                WeightsAt::Coded(k) => old_coded[k as usize].expanded(Isa::Baseline),
                 WeightsAt::Narrow(k) => old_narrow[k as usize],
                 WeightsAt::Wide(_) => continue,
             };
@@ -901,8 +902,16 @@ impl CoreState {
             sink.counters += c;
             return;
         }
-        let mut expanded = LineAligned([[0; NEURONS]; AXON_TYPES]);
-        let weights = tables.weights(self.weights, &mut expanded, ctx.isa);
+        // Coded weights are expanded on the stack (only theirs: the slot stays unwritten for
+        // the others).
+        let expanded;
+        let weights = match tables.weights(self.weights) {
+            Ok(table) => table,
+            Err(coded) => {
+                expanded = coded.expanded(ctx.isa);
+                WeightsRef::Narrow(&expanded)
+            }
+        };
 
         // Synaptic events of all neurons: every connection of every active axon.
         for_each_bit!(active, |i| {
@@ -1805,8 +1814,14 @@ mod tests {
         let reached = |cores: &Cores| -> Vec<i32> {
             let mut out = Vec::new();
             for core in &cores.states {
-                let mut table = LineAligned([[0; NEURONS]; AXON_TYPES]);
-                let w = cores.tables.weights(core.weights, &mut table, Isa::Baseline);
+                let expanded;
+                let w = match cores.tables.weights(core.weights) {
+                    Ok(table) => table,
+                    Err(coded) => {
+                        expanded = coded.expanded(Isa::Baseline);
+                        WeightsRef::Narrow(&expanded)
+                    }
+                };
                 out.extend((0..NEURONS).map(|j| w.get(j % 4, j)));
             }
             out
