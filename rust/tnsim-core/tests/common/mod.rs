@@ -183,8 +183,8 @@ pub fn sized_scenario(
 
 /// How a core's neurons are drawn. The engine groups neurons by their *dynamics* (every
 /// parameter but weights, V0 and target) and has special paths for a core whose neurons share
-/// one deterministic dynamics, for 8-bit and coded weights, and for cores that went quiet; the styles
-/// make sure each of those happens.
+/// one deterministic dynamics, for 8-bit and coded weights, and for cores that went quiet;
+/// the styles make sure each of those happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CoreStyle {
     /// Every neuron's dynamics drawn independently.
