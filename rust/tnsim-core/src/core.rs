@@ -610,6 +610,12 @@ impl Scheduler {
         prefetch_line_for_write((&self.slots[slot][axon / 64] as *const AtomicU64).cast());
     }
 
+    /// Prefetch the line of a slot, which [`Scheduler::take`] reads (and clears when set).
+    #[inline(always)]
+    pub fn prefetch_slot(&self, slot: usize) {
+        prefetch_line_for_write((&self.slots[slot] as *const [AtomicU64; 4]).cast());
+    }
+
     /// The axons of a slot.
     #[inline(always)]
     pub fn slot(&self, slot: usize) -> [u64; 4] {
@@ -829,6 +835,18 @@ impl CoreState {
     #[inline(always)]
     fn axon_type(&self, i: usize) -> usize {
         type_of(&self.axon_types, i)
+    }
+
+    /// Ask the CPU to start loading this core's own fields, which [`CoreState::prefetch`]
+    /// reads first. On 16 chips they come from memory, and `prefetch` (a few cores later)
+    /// would otherwise wait for them before it can ask for anything else. Reads nothing itself.
+    #[inline]
+    pub fn prefetch_fields(&self) {
+        let start = (self as *const Self).cast::<u8>();
+        let first = start.wrapping_sub(start as usize % 64);
+        for line in 0..(start as usize % 64 + std::mem::size_of::<Self>()).div_ceil(64) {
+            prefetch_line(first.wrapping_add(line * 64));
+        }
     }
 
     /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read at random:

@@ -62,8 +62,11 @@ pub struct RunOutput {
 
 /// Cores per unit of parallel work in phase 1.
 const CHUNK_CORES: usize = 32;
-/// How many cores ahead phase 1 prefetches.
+/// How many cores ahead phase 1 prefetches a core's rows, weights and routes.
 const PREFETCH_AHEAD: usize = 4;
+/// How many cores ahead phase 1 prefetches a core's own fields and scheduler slot, which the
+/// prefetch of its rows reads (see `CoreState::prefetch_fields`).
+const PREFETCH_FIELDS_AHEAD: usize = 2 * PREFETCH_AHEAD;
 
 /// Back everything a tick reads with 2 MiB pages: the cores' blocks and the schedulers (read
 /// at random by every spike; in 4 KiB pages, 16 chips' 32 MiB of schedulers alone span more
@@ -503,7 +506,14 @@ impl Simulator {
                 for first in chunk.iter().take(PREFETCH_AHEAD) {
                     first.prefetch(t, schedulers, tables);
                 }
+                // Cores are in index order: the core at position k of the chunk is core base + k.
+                let base = chunk.first().map_or(0, |c| c.index as usize);
                 for k in 0..chunk.len() {
+                    if let Some(far) = chunk.get(k + PREFETCH_FIELDS_AHEAD) {
+                        debug_assert_eq!(far.index as usize, base + k + PREFETCH_FIELDS_AHEAD);
+                        far.prefetch_fields();
+                        schedulers[base + k + PREFETCH_FIELDS_AHEAD].prefetch_slot(slot);
+                    }
                     if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                         next.prefetch(t, schedulers, tables);
                     }
