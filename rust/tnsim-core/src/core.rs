@@ -607,13 +607,13 @@ impl Scheduler {
     /// Prefetch the word that [`Scheduler::set`] of this slot and axon changes.
     #[inline(always)]
     pub fn prefetch(&self, slot: usize, axon: usize) {
-        prefetch_line_for_write((&self.slots[slot][axon / 64] as *const AtomicU64).cast());
+        prefetch_line((&self.slots[slot][axon / 64] as *const AtomicU64).cast());
     }
 
     /// Prefetch the line of a slot, which [`Scheduler::take`] reads (and clears when set).
     #[inline(always)]
     pub fn prefetch_slot(&self, slot: usize) {
-        prefetch_line_for_write((&self.slots[slot] as *const [AtomicU64; 4]).cast());
+        prefetch_line((&self.slots[slot] as *const [AtomicU64; 4]).cast());
     }
 
     /// The axons of a slot.
@@ -658,20 +658,6 @@ pub struct TickSink {
     /// Scratch: a core's PRNG states for its tick (see [`Xorshift32::fill_draws`]), kept here
     /// so that the cores of a chunk reuse one allocation.
     pub draws: Vec<u32>,
-}
-
-/// Prefetch one cache line that is about to be written, in a state that allows the write (an
-/// atomic OR into a line fetched for reading, which the other thread may share, first waits
-/// for ownership). No effect on other architectures or CPUs without PREFETCHW.
-#[inline(always)]
-pub(crate) fn prefetch_line_for_write(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for `prefetch_line`; PREFETCHW is a NOP on CPUs without it.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// Prefetch one cache line (no effect on other architectures).

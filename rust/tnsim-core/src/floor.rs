@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::core::{prefetch_line, prefetch_line_for_write, LineAligned, Potentials};
+use crate::core::{prefetch_line, LineAligned, Potentials};
 use crate::error::{Error, Result};
 use crate::pages::advise_huge_pages;
 use crate::params::{CHIP_SIDE, NEURONS};
@@ -211,7 +211,7 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
         for k in 0..PER_TICK {
             let target = (targets >> (16 + 8 * k)) as usize % cores;
             let word = (targets >> (8 * k)) as usize % 64;
-            prefetch_line_for_write((&s.schedulers[target][word] as *const AtomicU64).cast());
+            prefetch_line((&s.schedulers[target][word] as *const AtomicU64).cast());
             queued.push((target, word));
         }
     }
