@@ -48,3 +48,27 @@ def test_floor_table_pairs_engine_and_floor_rows_by_size():
     table = [line.split() for line in lines[3:]]
     assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00"],
                      ["16", "280.0", "140.0", "140.0", "1.40", "1.40"]]
+
+
+def test_networks_measured_in_turns_report_median_rounds_and_ratios_per_round():
+    small, _ = bench.feedforward_workload(copies=1)
+    larger, _ = bench.feedforward_workload(copies=2)
+    rows, ratios = bench.measure_in_turns([("small", small), ("larger", larger)], threads=1, rounds=3,
+                                          segment_s=0.01, warmup=2)
+    assert [m.name for m in rows] == ["small", "larger"] and [m.cores for m in rows] == [5, 10]
+    assert all(m.ticks >= 5 and m.seconds > 0 for m in rows)
+    assert len(ratios) == 3 and all(len(r) == 2 and r[0] == 1.0 and r[1] > 0 for r in ratios)
+    with pytest.raises(ValueError, match="rounds = 0"):
+        bench.measure_in_turns([("small", small)], threads=1, rounds=0)
+
+
+def test_floor_table_prints_the_range_of_ratios_over_rounds():
+    rows = [{"name": "scale 1x1 chips", "threads": 2, "cores": 4096, "ns_per_core_tick": 200.0},
+            {"name": "scale 4x4 chips", "threads": 2, "cores": 65536, "ns_per_core_tick": 260.0}]
+    floor = [{"chips": 1, "threads": 2, "ns_per_core_tick": 100.0},
+             {"chips": 16, "threads": 2, "ns_per_core_tick": 140.0}]
+    lines = []
+    bench._print_floor(rows, floor, lines.append, [[1.0, 1.25], [1.0, 1.35], [1.0, 1.3]])
+    table = [line.split() for line in lines[3:]]
+    assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00", "1.00-1.00"],
+                     ["16", "260.0", "140.0", "120.0", "1.30", "1.40", "1.25-1.35"]]

@@ -8,7 +8,8 @@ since the machine may be shared and noisy. The workloads:
   per tick), every neuron targeting a random axon of a random core of the system with a random
   delay 1..15. The rate is measured and printed, so the workload is honest.
 - ``scale``: the same per-chip workload on 1, 4 and 16 chips, 5 % of the neurons targeting
-  another chip (time per tick against cores).
+  another chip (time per tick against cores), the sizes measured in turns over several rounds
+  (each row its median round; each round's ratios to one chip printed as a range).
 - ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
   close to nothing.
 - ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (every
@@ -256,6 +257,40 @@ def measure(name: str, net: Network, ticks: int, threads: int, warmup: int = 20,
                        bytes_per_core=sim.memory_bytes() / max(1, net.num_cores))
 
 
+def measure_in_turns(nets: List[Tuple[str, Network]], threads: int, rounds: int = 5,
+                     segment_s: float = 0.3, warmup: int = 20) -> Tuple[List[Measurement], List[List[float]]]:
+    """Measure several networks in turns: ``rounds`` rounds, each running every network for a
+    segment of about ``segment_s`` seconds, so that a drift in the machine's speed (it may be
+    shared) reaches every network alike. Returns each network's median segment as a
+    measurement, and per round each network's time per core-tick divided by the first's
+    (ratios measured side by side)."""
+    if rounds < 1 or not nets:
+        raise ValueError(f"measure_in_turns: rounds = {rounds} with {len(nets)} networks; need both >= 1")
+    sims, ticks = [], []
+    for _, net in nets:
+        sim = Simulator(net, threads=threads)
+        t0 = time.perf_counter()
+        sim.run(warmup, record_spikes=False)
+        per_tick = (time.perf_counter() - t0) / max(1, warmup)
+        sims.append(sim)
+        ticks.append(max(5, round(segment_s / max(per_tick, 1e-9))))
+    segments: List[List[Measurement]] = [[] for _ in nets]
+    for _ in range(rounds):
+        for k, ((name, net), sim) in enumerate(zip(nets, sims)):
+            t0 = time.perf_counter()
+            res = sim.run(ticks[k], record_spikes=False)
+            dt = time.perf_counter() - t0
+            tot = res.counter_totals()
+            segments[k].append(Measurement(
+                name=name, cores=net.num_cores, threads=threads, ticks=ticks[k], seconds=dt, isa=sim.isa,
+                spikes=tot["spikes"], synaptic_events=tot["synaptic_events"],
+                bytes_per_core=sim.memory_bytes() / max(1, net.num_cores)))
+    medians = [sorted(seg, key=lambda m: m.seconds)[len(seg) // 2] for seg in segments]
+    ratios = [[segments[k][r].ns_per_core_tick / segments[0][r].ns_per_core_tick for k in range(len(nets))]
+              for r in range(rounds)]
+    return medians, ratios
+
+
 def machine() -> Dict[str, object]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -292,11 +327,15 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
     rows.append(measure("chip 64 active", chip_workload((1, 1), active_cores=64), ticks, threads))
 
     scale = [(1, 1), (2, 2)] if quick else [(1, 1), (2, 2), (4, 4)]
-    for chips in scale[1:]:
+    nets: List[Tuple[str, Network]] = []
+    for chips in scale:
         log(f"building {chips[0]}x{chips[1]} chips ({CORES_PER_CHIP * chips[0] * chips[1]} cores)...")
-        net = chip_workload(chips)
-        rows.append(measure(f"scale {chips[0]}x{chips[1]} chips", net, max(20, ticks // (4 * chips[0] * chips[1])), threads))
-        del net
+        nets.append((f"scale {chips[0]}x{chips[1]} chips", chip if chips == (1, 1) else chip_workload(chips)))
+    log(f"scale: each size in turn, {3 if quick else 5} rounds...")
+    scale_rows, scale_ratios = measure_in_turns(nets, threads, rounds=3 if quick else 5,
+                                                segment_s=0.15 if quick else 0.3)
+    rows.extend(scale_rows)
+    del nets
 
     log("memory floor (the engine's memory accesses without its arithmetic)...")
     floor = [{"chips": cx * cy, "threads": threads,
@@ -319,6 +358,7 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
 
     report = {"machine": info, "threads": threads, "rows": [r.row() for r in rows],
               "memory_floor": floor,
+              "scale_ratio_rounds": scale_ratios,
               "feedforward": ff,
               "reference_us_per_core_tick": ref_us,
               "engine_small_us_per_core_tick": eng.ns_per_core_tick / 1e3,
@@ -357,7 +397,7 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
         log(f"  {peer:30s} {us:10.1f} us   ({us / cpu_us:,.0f}x the engine; published figure)")
     floor = report.get("memory_floor")
     if floor:
-        _print_floor(report["rows"], floor, log)
+        _print_floor(report["rows"], floor, log, report.get("scale_ratio_rounds"))
     ff = report.get("feedforward")
     if ff:
         log("")
@@ -371,8 +411,11 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
                 f"(engine / torch = {ff['engine_images_per_s'] / ff['torch_images_per_s']:.2f})")
 
 
-def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: Callable[[str], None]) -> None:
-    """The engine's time per core-tick at each size next to the memory floor's, same threads."""
+def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: Callable[[str], None],
+                 ratio_rounds: Optional[List[List[float]]] = None) -> None:
+    """The engine's time per core-tick at each size next to the memory floor's, same threads;
+    with ``ratio_rounds`` (the scale sizes measured in turns), the range of each size's ratio to
+    one chip over the rounds."""
     threads = floor[0]["threads"]
     engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
     for r in rows:
@@ -381,13 +424,17 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
     log("")
     log(f"time per core-tick against the memory floor (same accesses, no arithmetic), {threads} threads:")
     log(f"  {'chips':>5s} {'engine ns':>10s} {'floor ns':>9s} {'difference':>10s} "
-        f"{'engine / 1 chip':>15s} {'floor / 1 chip':>14s}")
+        f"{'engine / 1 chip':>15s} {'floor / 1 chip':>14s}" + (f" {'per round':>11s}" if ratio_rounds else ""))
     e1, f1 = engine.get(1), floor[0]["ns_per_core_tick"]
-    for f in floor:
+    for k, f in enumerate(floor):
         e, fl = engine.get(f["chips"]), f["ns_per_core_tick"]
         if e is None or e1 is None:
             continue
-        log(f"  {f['chips']:5d} {e:10.1f} {fl:9.1f} {e - fl:10.1f} {e / e1:15.2f} {fl / f1:14.2f}")
+        spread = ""
+        if ratio_rounds and all(k < len(r) for r in ratio_rounds):
+            each = [r[k] for r in ratio_rounds]
+            spread = f" {min(each):5.2f}-{max(each):.2f}"
+        log(f"  {f['chips']:5d} {e:10.1f} {fl:9.1f} {e - fl:10.1f} {e / e1:15.2f} {fl / f1:14.2f}{spread}")
 
 
 def main(out_json: Optional[str] = None, quick: bool = False) -> int:
