@@ -72,3 +72,9 @@ def test_floor_table_prints_the_range_of_ratios_over_rounds():
     table = [line.split() for line in lines[3:]]
     assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00", "1.00-1.00"],
                      ["16", "260.0", "140.0", "120.0", "1.30", "1.40", "1.25-1.35"]]
+
+
+def test_bench_refuses_a_report_path_it_cannot_write_before_measuring(tmp_path):
+    for path, what in [(tmp_path / "missing" / "b.json", "does not exist"), (tmp_path, "is a folder")]:
+        with pytest.raises(tnsim.InputError, match=what):
+            bench.main(out_json=str(path))  # raises at once: no benchmark runs

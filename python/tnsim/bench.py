@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ._core import memory_floor
+from ._core import InputError, memory_floor
 from .network import Network
 from .neurons import Neurons
 from .reference import CHIP_SIDE, ReferenceSimulator
@@ -438,7 +438,20 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
         log(f"  {f['chips']:5d} {e:10.1f} {fl:9.1f} {e - fl:10.1f} {e / e1:15.2f} {fl / f1:14.2f}{spread}")
 
 
+def _check_writable(path: str) -> None:
+    """Fail before a minute of measuring, not after, when the report cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"--json {path}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise InputError(f"--json {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise InputError(f"--json {path}: not writable")
+
+
 def main(out_json: Optional[str] = None, quick: bool = False) -> int:
+    if out_json:
+        _check_writable(out_json)
     report = run_benchmarks(quick=quick)
     if out_json:
         with open(out_json, "w") as f:
