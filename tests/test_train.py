@@ -341,3 +341,25 @@ def test_training_with_elastic_distortion_is_seeded_and_differs_from_without():
     el2, _ = train(TrainConfig(**base, elastic=20.0, elastic_sigma=5.0), x, y, progress=False)
     assert torch.equal(el1.layer1.c, el2.layer1.c)
     assert not torch.equal(el1.layer1.c, plain.layer1.c)
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("epochs", -1), ("batch_size", 0), ("optimizer", "lbfgs"), ("lr", 0.0), ("lr_decay", "linear"),
+    ("momentum", 1.0), ("dropout", 1.0), ("dropout", -0.1), ("beta", 0.0), ("var_floor", -1e-3),
+    ("threads", -1), ("train_subset", -5), ("shift", -1), ("rotate", -2.0), ("scale", 1.0),
+    ("elastic", -1.0), ("elastic_sigma", 0.0),
+])
+def test_training_settings_out_of_range_are_refused_by_name(setting, value):
+    TrainConfig().validate()  # the defaults are valid
+    with pytest.raises(ValueError, match=f"training setting {setting} = "):
+        TrainConfig(**{setting: value}).validate()
+    with pytest.raises(ValueError, match=setting):  # train() checks before building anything
+        train(TrainConfig(**{setting: value}), np.zeros((4, 784), np.float32), np.zeros(4, np.int64))
+
+
+def test_cli_train_refuses_a_bad_setting_before_reading_data(tmp_path, capsys):
+    from tnsim.cli import main
+
+    # The data folder does not exist: were it read first, the error would be about MNIST.
+    assert main(["train", "--epochs", "-1", "--data-dir", str(tmp_path / "none")]) == 2
+    assert "training setting epochs = -1 must be >= 0" in capsys.readouterr().err

@@ -209,12 +209,13 @@ def cmd_train(args: Any) -> int:
     from . import data
     from .train import TrainConfig, expected_accuracy, train
 
-    ds = _load_data(args)
     cfg = TrainConfig(network=args.network, epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay, dropout=args.dropout,
                       beta=args.beta, seed=args.seed, threads=args.threads, train_subset=args.train_subset,
                       shift=args.shift, rotate=args.rotate, scale=args.scale, elastic=args.elastic,
                       elastic_sigma=args.elastic_sigma, device=args.device)
+    cfg.validate()  # before reading (or downloading) MNIST
+    ds = _load_data(args)
     x, y = data.to_float(ds.train_images), ds.train_labels.astype(np.int64)
     xt, yt = data.to_float(ds.test_images), ds.test_labels.astype(np.int64)
     t0 = time.perf_counter()

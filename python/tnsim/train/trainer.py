@@ -48,6 +48,30 @@ class TrainConfig:
     spec_seed: Optional[int] = None  # seed of a named network's random wiring (None: seed)
     extra: Dict[str, Any] = field(default_factory=dict)
 
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting out of its range (before any data is read)."""
+        checks = [
+            ("epochs", self.epochs >= 0, "must be >= 0"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("optimizer", self.optimizer in ("adam", "sgd"), "must be 'adam' or 'sgd'"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("lr_decay", self.lr_decay in ("cosine", "step", "none"), "must be 'cosine', 'step' or 'none'"),
+            ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
+            ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
+            ("beta", self.beta > 0, "must be > 0"),
+            ("var_floor", self.var_floor >= 0, "must be >= 0"),
+            ("threads", self.threads >= 0, "must be >= 0 (0: torch's default)"),
+            ("train_subset", self.train_subset >= 0, "must be >= 0 (0: all images)"),
+            ("shift", self.shift >= 0, "must be >= 0"),
+            ("rotate", self.rotate >= 0, "must be >= 0"),
+            ("scale", 0 <= self.scale < 1, "must be in [0, 1)"),
+            ("elastic", self.elastic >= 0, "must be >= 0 (0: none)"),
+            ("elastic_sigma", self.elastic_sigma > 0, "must be > 0"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"training setting {name} = {getattr(self, name)!r} {rule}")
+
 
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     frac = step / max(total, 1)
@@ -198,6 +222,7 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
           checkpoint: "Optional[os.PathLike[str] | str]" = None, progress: bool = True,
           log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> tuple:
     """Train a network; x are float32 (n, pixels) in [0, 1], y int labels. -> (model, history)."""
+    cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
