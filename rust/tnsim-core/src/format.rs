@@ -290,7 +290,7 @@ pub fn save_state(net: &Network, state: &SimState, path: &Path) -> Result<()> {
 
 pub fn load_state(path: &Path) -> Result<(Network, SimState)> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-    state_from_bytes(&data)
+    state_from_bytes(&data).map_err(|e| in_file(path, e))
 }
 
 /// Frame a payload: magic, version, length, payload, CRC-32.
@@ -362,5 +362,17 @@ pub fn save_network(net: &Network, path: &Path) -> Result<()> {
 
 pub fn load_network(path: &Path) -> Result<Network> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-    network_from_bytes(&data)
+    network_from_bytes(&data).map_err(|e| in_file(path, e))
+}
+
+/// An error about a file's contents, with the file named in front (the kind is kept: a
+/// message that names a core or an I/O error that names the path stays as it is).
+fn in_file(path: &Path, e: Error) -> Error {
+    let named = |m: String| format!("{}: {m}", path.display());
+    match e {
+        Error::Format(m) => Error::Format(named(m)),
+        Error::Config(m) => Error::Config(named(m)),
+        Error::Input(m) => Error::Input(named(m)),
+        other => other,
+    }
 }

@@ -148,6 +148,15 @@ fn save_and_load_through_a_file() {
     assert_eq!(names, vec![std::ffi::OsString::from("net.tnsim")]);
     // A missing file is an I/O error.
     assert!(matches!(format::load_network(&dir.join("missing.tnsim")), Err(Error::Io { .. })));
+    // A file that is not a network: the message names the file.
+    let other = dir.join("notes.txt");
+    std::fs::write(&other, b"not a network at all").unwrap();
+    for err in [format::load_network(&other).unwrap_err(), format::load_state(&other).unwrap_err()] {
+        assert!(
+            matches!(&err, Error::Format(m) if m.starts_with(&format!("{}: not a tnsim", other.display()))),
+            "{err}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
