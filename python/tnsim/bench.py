@@ -273,7 +273,9 @@ def measure_in_turns(nets: List[Tuple[str, Network]], threads: int, rounds: int 
         sim.run(warmup, record_spikes=False)
         per_tick = (time.perf_counter() - t0) / max(1, warmup)
         sims.append(sim)
-        ticks.append(max(5, round(segment_s / max(per_tick, 1e-9))))
+        # At least 5 ticks; at most 100,000 (a tiny network's segment would otherwise be
+        # millions of ticks, and their per-tick results).
+        ticks.append(min(100_000, max(5, round(segment_s / max(per_tick, 1e-9)))))
     segments: List[List[Measurement]] = [[] for _ in nets]
     for _ in range(rounds):
         for k, ((name, net), sim) in enumerate(zip(nets, sims)):
