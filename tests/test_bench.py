@@ -78,3 +78,15 @@ def test_bench_refuses_a_report_path_it_cannot_write_before_measuring(tmp_path):
     for path, what in [(tmp_path / "missing" / "b.json", "does not exist"), (tmp_path, "is a folder")]:
         with pytest.raises(tnsim.InputError, match=what):
             bench.main(out_json=str(path))  # raises at once: no benchmark runs
+
+
+def test_feedforward_input_lines_equal_the_input_rows():
+    net, _ = bench.feedforward_workload(copies=3)
+    images = np.random.default_rng(1).random((12, 1024)) < 0.3
+    by_rows = tnsim.Simulator(net).run(13, bench.feedforward_inputs(3, images), record_spikes=True)
+    sim = tnsim.Simulator(net)
+    sim.set_input_lines(*bench.feedforward_lines(3))
+    by_lines = sim.run_lines(13, np.column_stack(np.nonzero(images)), record_spikes=True)
+    assert by_rows.output_spikes.any()
+    assert np.array_equal(by_rows.output_spikes, by_lines.output_spikes)
+    assert np.array_equal(by_rows.spikes, by_lines.spikes)

@@ -152,6 +152,15 @@ def feedforward_inputs(net_copies: int, images: np.ndarray) -> np.ndarray:
     return out[np.argsort(out[:, 0], kind="stable")]
 
 
+def feedforward_lines(net_copies: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Input lines (:meth:`Simulator.set_input_lines`) of the feed-forward workload: line p is
+    pixel p (core p // 256, axon p % 256) of every copy, as ``tnsim eval`` feeds images."""
+    pixel = np.repeat(np.arange(1024), net_copies)
+    copy = np.tile(np.arange(net_copies), 1024)
+    targets = np.column_stack([2 * (copy % 32), 5 * (copy // 32) + pixel // 256, pixel % 256])
+    return np.arange(0, 1024 * net_copies + 1, net_copies), targets
+
+
 def feedforward_numpy(mats, images: np.ndarray, matmul=np.matmul) -> np.ndarray:
     """The same network as matrix products: (images, 250 * copies) output spikes."""
     x = images.reshape(len(images), 4, 256).astype(np.float32)
@@ -170,15 +179,16 @@ def feedforward_numpy(mats, images: np.ndarray, matmul=np.matmul) -> np.ndarray:
 def compare_feedforward(copies: int = 16, images: int = 2000, seed: int = 5,
                         log: Callable[[str], None] = print) -> Dict[str, float]:
     """Images per second of a memoryless feed-forward network: the engine (one image per
-    tick, pipelined) against NumPy and, if installed, PyTorch matrix products on the CPU.
-    Checks that all give the same output spikes for every image."""
+    tick, pipelined, fed through input lines as ``tnsim eval`` does, their setup timed too)
+    against NumPy and, if installed, PyTorch matrix products on the CPU. Checks that all give
+    the same output spikes for every image."""
     net, mats = feedforward_workload(copies)
     rng = np.random.default_rng(seed)
     imgs = rng.random((images, 1024)) < 0.2
-    inputs = feedforward_inputs(copies, imgs)
     sim = Simulator(net, threads=min(2, os.cpu_count() or 1))
     t0 = time.perf_counter()
-    res = sim.run(images + 1, inputs, record_spikes=False)
+    sim.set_input_lines(*feedforward_lines(copies))
+    res = sim.run_lines(images + 1, np.column_stack(np.nonzero(imgs)), record_spikes=False)
     t_engine = time.perf_counter() - t0
     engine_out = res.output_spikes[1:]  # image k's outputs come at tick k + 1
     t0 = time.perf_counter()
