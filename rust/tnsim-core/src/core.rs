@@ -604,6 +604,13 @@ impl Scheduler {
         self.slots[slot][axon / 64].fetch_or(1 << (axon % 64), Ordering::Relaxed);
     }
 
+    /// [`Scheduler::set`] where no other thread can touch this scheduler (between the parallel
+    /// phases): a plain OR, not an atomic one.
+    #[inline(always)]
+    pub fn set_exclusive(&mut self, slot: usize, axon: usize) {
+        *self.slots[slot][axon / 64].get_mut() |= 1 << (axon % 64);
+    }
+
     /// Prefetch the word that [`Scheduler::set`] of this slot and axon changes.
     #[inline(always)]
     pub fn prefetch(&self, slot: usize, axon: usize) {

@@ -37,6 +37,16 @@ struct InputLines {
     targets: Vec<(u32, u8)>,
 }
 
+/// Host inputs of a run, checked and sorted by tick.
+#[derive(Clone, Copy)]
+enum HostInputs<'a> {
+    /// (tick, core index, axon).
+    Axons(&'a [(u64, u32, u8)]),
+    /// (tick, line) events: a spike on every axon of that input line, fanned out as its tick
+    /// comes (not expanded into rows before the run).
+    Lines(&'a [(u64, u32)], &'a InputLines),
+}
+
 /// A neuron spike, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SpikeRecord {
@@ -351,9 +361,8 @@ impl Simulator {
     /// [`Simulator::run`] with those rows.
     pub fn run_lines(&mut self, ticks: u64, events: &[(i64, i64)], record_spikes: bool) -> Result<RunOutput> {
         self.check_result_size(ticks, 1)?;
-        let lines = &self.input_lines;
         let count = self.input_line_count();
-        let mut inputs = Vec::new();
+        let mut checked = Vec::with_capacity(events.len());
         for (row, &(tick, line)) in events.iter().enumerate() {
             let t = self.check_input_tick(ticks, "events", row, tick)?;
             if !(0..count as i64).contains(&line) {
@@ -361,11 +370,16 @@ impl Simulator {
                     "events row {row}: field 'line' = {line} is out of range ({count} input lines are defined)"
                 )));
             }
-            let (a, b) = (lines.starts[line as usize], lines.starts[line as usize + 1]);
-            inputs.extend(lines.targets[a..b].iter().map(|&(core, axon)| (t, core, axon)));
+            checked.push((t, line as u32));
         }
-        inputs.sort_by_key(|&(t, _, _)| t);
-        self.run_resolved(ticks, &inputs, record_spikes)
+        if !checked.is_sorted_by_key(|&(t, _)| t) {
+            checked.sort_by_key(|&(t, _)| t);
+        }
+        // The lines are lent to the run (it needs `self` mutably) and put back after.
+        let lines = std::mem::take(&mut self.input_lines);
+        let out = self.run_resolved(ticks, HostInputs::Lines(&checked, &lines), record_spikes);
+        self.input_lines = lines;
+        out
     }
 
     fn ensure_pool(&mut self) -> Result<()> {
@@ -384,11 +398,11 @@ impl Simulator {
     pub fn run(&mut self, ticks: u64, inputs: &[InputSpike], record_spikes: bool) -> Result<RunOutput> {
         self.check_result_size(ticks, 1)?;
         let inputs = self.resolve_inputs(ticks, inputs)?;
-        self.run_resolved(ticks, &inputs, record_spikes)
+        self.run_resolved(ticks, HostInputs::Axons(&inputs), record_spikes)
     }
 
-    /// Run with checked inputs (tick, core index, axon) sorted by tick.
-    fn run_resolved(&mut self, ticks: u64, inputs: &[(u64, u32, u8)], record_spikes: bool) -> Result<RunOutput> {
+    /// Run with checked host inputs sorted by tick.
+    fn run_resolved(&mut self, ticks: u64, inputs: HostInputs<'_>, record_spikes: bool) -> Result<RunOutput> {
         self.ensure_pool()?;
         let mut result = self.empty_output(ticks, record_spikes);
         let pool = self.pool.take();
@@ -417,7 +431,7 @@ impl Simulator {
         let one = |inputs: &Vec<(u64, u32, u8)>| {
             let mut sim = self.fork();
             let mut result = sim.empty_output(ticks, record_spikes);
-            sim.run_ticks(ticks, inputs, &mut result, false);
+            sim.run_ticks(ticks, HostInputs::Axons(inputs), &mut result, false);
             result
         };
         Ok(match &self.pool {
@@ -478,7 +492,7 @@ impl Simulator {
         }
     }
 
-    fn run_ticks(&mut self, ticks: u64, inputs: &[(u64, u32, u8)], result: &mut RunOutput, parallel: bool) {
+    fn run_ticks(&mut self, ticks: u64, inputs: HostInputs<'_>, result: &mut RunOutput, parallel: bool) {
         let record = result.spikes.is_some();
         let ports = self.output_ports as usize;
         let mode = self.mode;
@@ -487,10 +501,24 @@ impl Simulator {
         for r in 0..ticks {
             let t = self.tick;
             let slot = (t % SLOTS as u64) as usize;
-            while next_input < inputs.len() && inputs[next_input].0 == t {
-                let (_, core, axon) = inputs[next_input];
-                self.schedulers[core as usize].set(slot, axon as usize);
-                next_input += 1;
+            // No other thread runs here: the inputs are ORed in plainly.
+            match inputs {
+                HostInputs::Axons(rows) => {
+                    while next_input < rows.len() && rows[next_input].0 == t {
+                        let (_, core, axon) = rows[next_input];
+                        self.schedulers[core as usize].set_exclusive(slot, axon as usize);
+                        next_input += 1;
+                    }
+                }
+                HostInputs::Lines(events, lines) => {
+                    while next_input < events.len() && events[next_input].0 == t {
+                        let line = events[next_input].1 as usize;
+                        for &(core, axon) in &lines.targets[lines.starts[line]..lines.starts[line + 1]] {
+                            self.schedulers[core as usize].set_exclusive(slot, axon as usize);
+                        }
+                        next_input += 1;
+                    }
+                }
             }
 
             // Phase 1: compute.
