@@ -103,6 +103,12 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
     return net
 
 
+def _copy_origin(e):
+    """Grid position (x, y) of copy ``e`` of the feed-forward workload (an int or an array):
+    its input cores are (x, y..y+3), its output core (x + 1, y)."""
+    return 2 * (e % 32), 5 * (e // 32)
+
+
 def feedforward_workload(copies: int = 16, seed: int = 3):
     """A memoryless two-layer network (SPEC section 8 neurons), like a deployed classifier.
 
@@ -114,8 +120,7 @@ def feedforward_workload(copies: int = 16, seed: int = 3):
     net = Network(chips=(1, 1), output_ports=250 * copies)
     mats = []
     for e in range(copies):
-        x0 = 2 * (e % 32)
-        y0 = 5 * (e // 32)
+        x0, y0 = _copy_origin(e)
         layer1 = []
         for c in range(4):
             routed = np.arange(256) < 64
@@ -146,7 +151,7 @@ def feedforward_inputs(net_copies: int, images: np.ndarray) -> np.ndarray:
     k, idx = np.nonzero(images)
     core, axon = idx // 256, idx % 256
     for e in range(net_copies):
-        x0, y0 = 2 * (e % 32), 5 * (e // 32)
+        x0, y0 = _copy_origin(e)
         rows.append(np.column_stack([k, np.full(len(k), x0), y0 + core, axon]))
     out = np.concatenate(rows)
     return out[np.argsort(out[:, 0], kind="stable")]
@@ -156,8 +161,8 @@ def feedforward_lines(net_copies: int) -> Tuple[np.ndarray, np.ndarray]:
     """Input lines (:meth:`Simulator.set_input_lines`) of the feed-forward workload: line p is
     pixel p (core p // 256, axon p % 256) of every copy, as ``tnsim eval`` feeds images."""
     pixel = np.repeat(np.arange(1024), net_copies)
-    copy = np.tile(np.arange(net_copies), 1024)
-    targets = np.column_stack([2 * (copy % 32), 5 * (copy // 32) + pixel // 256, pixel % 256])
+    x0, y0 = _copy_origin(np.tile(np.arange(net_copies), 1024))
+    targets = np.column_stack([x0, y0 + pixel // 256, pixel % 256])
     return np.arange(0, 1024 * net_copies + 1, net_copies), targets
 
 
@@ -258,6 +263,11 @@ def measure(name: str, net: Network, ticks: int, threads: int, warmup: int = 20,
     if isa:
         sim.isa = isa
     sim.run(warmup, record_spikes=False)
+    return _timed_run(name, net, sim, ticks, threads)
+
+
+def _timed_run(name: str, net: Network, sim: Simulator, ticks: int, threads: int) -> Measurement:
+    """Run ``ticks`` ticks of ``sim`` (simulating ``net``) and measure them."""
     t0 = time.perf_counter()
     res = sim.run(ticks, record_spikes=False)
     dt = time.perf_counter() - t0
@@ -289,14 +299,7 @@ def measure_in_turns(nets: List[Tuple[str, Network]], threads: int, rounds: int 
     segments: List[List[Measurement]] = [[] for _ in nets]
     for _ in range(rounds):
         for k, ((name, net), sim) in enumerate(zip(nets, sims)):
-            t0 = time.perf_counter()
-            res = sim.run(ticks[k], record_spikes=False)
-            dt = time.perf_counter() - t0
-            tot = res.counter_totals()
-            segments[k].append(Measurement(
-                name=name, cores=net.num_cores, threads=threads, ticks=ticks[k], seconds=dt, isa=sim.isa,
-                spikes=tot["spikes"], synaptic_events=tot["synaptic_events"],
-                bytes_per_core=sim.memory_bytes() / max(1, net.num_cores)))
+            segments[k].append(_timed_run(name, net, sim, ticks[k], threads))
     medians = [sorted(seg, key=lambda m: m.seconds)[len(seg) // 2] for seg in segments]
     ratios = [[segments[k][r].ns_per_core_tick / segments[0][r].ns_per_core_tick for k in range(len(nets))]
               for r in range(rounds)]
