@@ -667,6 +667,15 @@ pub struct TickSink {
     pub draws: Vec<u32>,
 }
 
+/// Prefetch every cache line of the `len` bytes from `start` (which need not start a line).
+#[inline(always)]
+fn prefetch_bytes(start: *const u8, len: usize) {
+    let first = start.wrapping_sub(start as usize % 64);
+    for line in 0..(start as usize % 64 + len).div_ceil(64) {
+        prefetch_line(first.wrapping_add(line * 64));
+    }
+}
+
 /// Prefetch one cache line (no effect on other architectures).
 #[inline(always)]
 pub(crate) fn prefetch_line(p: *const u8) {
@@ -835,11 +844,7 @@ impl CoreState {
     /// would otherwise wait for them before it can ask for anything else. Reads nothing itself.
     #[inline]
     pub fn prefetch_fields(&self) {
-        let start = (self as *const Self).cast::<u8>();
-        let first = start.wrapping_sub(start as usize % 64);
-        for line in 0..(start as usize % 64 + std::mem::size_of::<Self>()).div_ceil(64) {
-            prefetch_line(first.wrapping_add(line * 64));
-        }
+        prefetch_bytes((self as *const Self).cast(), std::mem::size_of::<Self>());
     }
 
     /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read at random:
@@ -860,10 +865,7 @@ impl CoreState {
         if active != [0; 4] {
             // Every line of the table (coded tables do not start lines).
             let (w, bytes) = tables.weight_bytes(self.weights);
-            let first = w.wrapping_sub(w as usize % 64);
-            for line in 0..(w as usize % 64 + bytes).div_ceil(64) {
-                prefetch_line(first.wrapping_add(line * 64));
-            }
+            prefetch_bytes(w, bytes);
         }
         let r = tables.routes[self.index as usize].as_ptr().cast::<u8>();
         for line in 0..(NEURONS * 4 / 64) {
