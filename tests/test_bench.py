@@ -47,7 +47,7 @@ def test_floor_table_pairs_engine_and_floor_rows_by_size():
     bench._print_floor(rows, floor, lines.append)
     table = [line.split() for line in lines[3:]]
     assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00"],
-                     ["16", "280.0", "140.0", "140.0", "1.40", "1.40"]]
+                     ["16", "280.0", "140.0", "140.0", "1.40", "1.40", "1.40"]]
 
 
 def test_networks_measured_in_turns_report_median_rounds_and_ratios_per_round():
@@ -71,7 +71,49 @@ def test_floor_table_prints_the_range_of_ratios_over_rounds():
     bench._print_floor(rows, floor, lines.append, [[1.0, 1.25], [1.0, 1.35], [1.0, 1.3]])
     table = [line.split() for line in lines[3:]]
     assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00", "1.00-1.00"],
-                     ["16", "260.0", "140.0", "120.0", "1.30", "1.40", "1.25-1.35"]]
+                     ["16", "260.0", "140.0", "120.0", "1.30", "1.40", "1.30", "1.25-1.35"]]
+
+
+def test_floor_table_gives_each_size_against_the_one_before_and_the_in_cache_size():
+    # Ratio columns in the order of the names: one chip first, the in-cache size last.
+    names = ["scale 1x1 chips", "scale 4x4 chips", "scale 8x4 chips", "scale 16x16 cores"]
+    rows = [{"name": "scale 1x1 chips", "threads": 2, "cores": 4096, "ns_per_core_tick": 200.0,
+             "bytes_per_core": 11240.0},
+            {"name": "scale 4x4 chips", "threads": 2, "cores": 65536, "ns_per_core_tick": 260.0,
+             "bytes_per_core": 11240.0},
+            {"name": "scale 8x4 chips", "threads": 2, "cores": 131072, "ns_per_core_tick": 265.2,
+             "bytes_per_core": 11240.0},
+            {"name": "scale 16x16 cores", "threads": 2, "cores": 256, "ns_per_core_tick": 190.0,
+             "bytes_per_core": 11240.0}]
+    floor = [{"chips": 1, "threads": 2, "ns_per_core_tick": 100.0},
+             {"chips": 16, "threads": 2, "ns_per_core_tick": 140.0},
+             {"chips": 32, "threads": 2, "ns_per_core_tick": 142.0}]
+    lines = []
+    rounds = [[1.0, 1.3, 1.32, 0.9], [1.0, 1.25, 1.3, 0.96]]
+    bench._print_floor(rows, floor, lines.append, rounds, names)
+    table = [line.split() for line in lines[3:6]]
+    assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00", "1.00-1.00"],
+                     ["16", "260.0", "140.0", "120.0", "1.30", "1.40", "1.30", "1.25-1.30"],
+                     ["32", "265.2", "142.0", "123.2", "1.33", "1.42", "1.02", "1.30-1.32"]]
+    assert lines[6].split() == ["256", "cores,", "state", "in", "the", "private", "caches", "(2.9", "MB):",
+                                "engine", "190.0", "ns,", "0.95", "times", "one", "chip", "0.90-0.96"]
+
+
+def test_chip_workload_in_a_block_and_far_targets_within_a_routes_reach():
+    net = bench.chip_workload((1, 1), block=4)
+    assert net.num_cores == 16 and sorted(net.coordinates()) == [(x, y) for x in range(4) for y in range(4)]
+    for xy in net.coordinates():
+        n = net.core(xy).neurons
+        assert all(0 <= xy[0] + dx < 4 and 0 <= xy[1] + dy < 4 for dx, dy in zip(n.target_dx, n.target_dy))
+    for bad in [dict(chips=(2, 1), block=4), dict(block=0), dict(block=65), dict(block=4, active_cores=2)]:
+        with pytest.raises(ValueError, match="block"):
+            bench.chip_workload(**bad)
+    rng = np.random.default_rng(0)
+    # Up to 4 chips along an axis, the whole axis; beyond, within -256..255 of the source.
+    assert set(bench._far(rng, 5, 256, 20_000)) == set(range(256))
+    for at in (0, 300, 511):
+        far = bench._far(rng, at, 512, 20_000)
+        assert far.min() == max(0, at - 256) and far.max() == min(511, at + 255)
 
 
 def test_bench_refuses_a_report_path_it_cannot_write_before_measuring(tmp_path):
@@ -90,3 +132,12 @@ def test_feedforward_input_lines_equal_the_input_rows():
     assert by_rows.output_spikes.any()
     assert np.array_equal(by_rows.output_spikes, by_lines.output_spikes)
     assert np.array_equal(by_rows.spikes, by_lines.spikes)
+
+
+def test_cli_bench_passes_large_on(monkeypatch):
+    from tnsim import cli
+
+    seen = {}
+    monkeypatch.setattr(bench, "main", lambda **kw: seen.update(kw) or 0)
+    args = cli.build_parser().parse_args(["bench", "--large", "--quick"])
+    assert args.func(args) == 0 and seen == {"out_json": None, "quick": True, "large": True}

@@ -51,7 +51,8 @@ PEERS_US_PER_CORE_TICK = {
 
 def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: float = 0.5,
                   period: int = 50, stochastic: bool = False,
-                  active_cores: Optional[int] = None, cross_chip: float = 0.05) -> Network:
+                  active_cores: Optional[int] = None, cross_chip: float = 0.05,
+                  block: Optional[int] = None) -> Network:
     """The benchmark network (see the module docstring).
 
     Each neuron leaks +1 a tick towards a threshold of ``period`` (so it fires about once every
@@ -63,9 +64,21 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
     Targets: a random core of the neuron's own chip, except that with several chips a fraction
     ``cross_chip`` of the neurons target a random core of the whole system (real networks are
     mostly local; every chip keeps the one-chip workload, so cost per core can be compared).
+    A route reaches at most 256 cores away (SPEC), so on a system wider or taller than 4
+    chips those targets are a random core within reach.
+
+    With ``block``, only a ``block`` x ``block`` square of cores of one chip, each neuron
+    targeting a random core of the square: the same work per core in a network small enough
+    for the CPU's private caches (256 cores: 2.9 MB of state).
     """
     rng = np.random.default_rng(seed)
     gx, gy = 64 * chips[0], 64 * chips[1]
+    if block is not None:
+        if chips != (1, 1) or not 1 <= block <= CHIP_SIDE or active_cores is not None:
+            raise ValueError(f"chip_workload: block = {block} needs chips = (1, 1), 1 <= block <= "
+                             f"{CHIP_SIDE} and no active_cores (got chips = {chips}, active_cores = {active_cores})")
+        gx = gy = block
+    side = block or CHIP_SIDE
     net = Network(chips=chips)
     n = 256
     positions = [(x, y) for x in range(gx) for y in range(gy)]
@@ -81,8 +94,8 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
             else:
                 cx0, cy0 = 64 * (x // 64), 64 * (y // 64)
                 far = rng.random(n) < (cross_chip if chips != (1, 1) else 0.0)
-                tx = np.where(far, rng.integers(0, gx, n), cx0 + rng.integers(0, 64, n))
-                ty = np.where(far, rng.integers(0, gy, n), cy0 + rng.integers(0, 64, n))
+                tx = np.where(far, _far(rng, x, gx, n), cx0 + rng.integers(0, side, n))
+                ty = np.where(far, _far(rng, y, gy, n), cy0 + rng.integers(0, side, n))
         else:
             tx, ty = np.full(n, x), np.full(n, y)
         neurons = Neurons(
@@ -101,6 +114,18 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
         net.add_core((x, y), crossbar=rng.random((256, 256)) < density,
                      axon_types=rng.integers(0, 4, 256), neurons=neurons, seed=k + 1)
     return net
+
+
+#: A route's reach along each axis: dx, dy in -256..=255 (SPEC).
+ROUTE_REACH = (-256, 255)
+
+
+def _far(rng: np.random.Generator, at: int, extent: int, n: int) -> np.ndarray:
+    """``n`` random coordinates along one axis of a system ``extent`` cores long, within a
+    route's reach of ``at`` (the whole axis up to 256 cores: 4 chips)."""
+    if extent <= ROUTE_REACH[1] + 1:
+        return rng.integers(0, extent, n)
+    return rng.integers(max(0, at + ROUTE_REACH[0]), min(extent, at + ROUTE_REACH[1] + 1), n)
 
 
 def _copy_origin(e):
@@ -320,8 +345,14 @@ def machine() -> Dict[str, object]:
             "platform": platform.platform()}
 
 
-def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Run every benchmark and return the report (also printed through ``log``)."""
+#: Side of the square of cores of the scale table's smallest size: 256 cores, 2.9 MB of state,
+#: each thread's half in its core's own L2 cache.
+IN_CACHE_BLOCK = 16
+
+
+def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print, large: bool = False) -> Dict[str, Any]:
+    """Run every benchmark and return the report (also printed through ``log``). With
+    ``large``, the scale sizes go on to 32 chips (8 x 4; about 3 more minutes and 8 GB)."""
     threads = min(2, os.cpu_count() or 1)
     ticks = 200 if quick else 1000
     rows: List[Measurement] = []
@@ -343,14 +374,20 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
     rows.append(measure("chip 64 active", chip_workload((1, 1), active_cores=64), 5 * ticks, threads))
 
     scale = [(1, 1), (2, 2)] if quick else [(1, 1), (2, 2), (4, 4)]
+    if large:
+        scale.append((8, 4))
     nets: List[Tuple[str, Network]] = []
     for chips in scale:
         log(f"building {chips[0]}x{chips[1]} chips ({CORES_PER_CHIP * chips[0] * chips[1]} cores)...")
         nets.append((f"scale {chips[0]}x{chips[1]} chips", chip if chips == (1, 1) else chip_workload(chips)))
+    # The same work per core with every line in the CPU's private caches: what the engine
+    # costs when memory costs (almost) nothing, measured in the same turns.
+    nets.append((f"scale {IN_CACHE_BLOCK}x{IN_CACHE_BLOCK} cores", chip_workload((1, 1), block=IN_CACHE_BLOCK)))
     log(f"scale: each size in turn, {3 if quick else 5} rounds...")
     scale_rows, scale_ratios = measure_in_turns(nets, threads, rounds=3 if quick else 5,
                                                 segment_s=0.15 if quick else 0.3)
     rows.extend(scale_rows)
+    scale_names = [name for name, _ in nets]
     del nets
 
     log("memory floor (the engine's memory accesses without its arithmetic)...")
@@ -375,6 +412,7 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print) -> D
     report = {"machine": info, "threads": threads, "rows": [r.row() for r in rows],
               "memory_floor": floor,
               "scale_ratio_rounds": scale_ratios,
+              "scale_names": scale_names,
               "feedforward": ff,
               "reference_us_per_core_tick": ref_us,
               "engine_small_us_per_core_tick": eng.ns_per_core_tick / 1e3,
@@ -413,7 +451,7 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
         log(f"  {peer:30s} {us:10.1f} us   ({us / cpu_us:,.0f}x the engine; published figure)")
     floor = report.get("memory_floor")
     if floor:
-        _print_floor(report["rows"], floor, log, report.get("scale_ratio_rounds"))
+        _print_floor(report["rows"], floor, log, report.get("scale_ratio_rounds"), report.get("scale_names"))
     ff = report.get("feedforward")
     if ff:
         log("")
@@ -428,29 +466,50 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
 
 
 def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: Callable[[str], None],
-                 ratio_rounds: Optional[List[List[float]]] = None) -> None:
-    """The engine's time per core-tick at each size next to the memory floor's, same threads;
-    with ``ratio_rounds`` (the scale sizes measured in turns), the range of each size's ratio to
-    one chip over the rounds."""
+                 ratio_rounds: Optional[List[List[float]]] = None, names: Optional[List[str]] = None) -> None:
+    """The engine's time per core-tick at each size next to the memory floor's, same threads,
+    and against the size before; with ``ratio_rounds`` (the scale sizes measured in turns, in
+    the order of ``names``, one chip first), the range of each size's ratio to one chip over
+    the rounds; then the size whose state fits the private caches, if it was measured."""
     threads = floor[0]["threads"]
     engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
+    in_cache = None
     for r in rows:
         if r["name"].startswith("scale ") and r["threads"] == threads:
-            engine[r["cores"] // CORES_PER_CHIP] = r["ns_per_core_tick"]
+            if r["cores"] % CORES_PER_CHIP:
+                in_cache = r
+            else:
+                engine[r["cores"] // CORES_PER_CHIP] = r["ns_per_core_tick"]
+
+    def spread(name: Optional[str], k: int) -> str:
+        """The range of a size's ratio to one chip over the rounds ("" when not measured)."""
+        col = names.index(name) if names and name in names else (k if not names and k >= 0 else None)
+        if not ratio_rounds or col is None or not all(col < len(r) for r in ratio_rounds):
+            return ""
+        each = [r[col] for r in ratio_rounds]
+        return f" {min(each):5.2f}-{max(each):.2f}"
+
+    by_chips = {r["cores"] // CORES_PER_CHIP: r["name"] for r in rows
+                if r["name"].startswith("scale ") and not r["cores"] % CORES_PER_CHIP}
     log("")
     log(f"time per core-tick against the memory floor (same accesses, no arithmetic), {threads} threads:")
     log(f"  {'chips':>5s} {'engine ns':>10s} {'floor ns':>9s} {'difference':>10s} "
-        f"{'engine / 1 chip':>15s} {'floor / 1 chip':>14s}" + (f" {'per round':>11s}" if ratio_rounds else ""))
+        f"{'engine / 1 chip':>15s} {'floor / 1 chip':>14s} {'/ size before':>13s}"
+        + (f" {'per round':>11s}" if ratio_rounds else ""))
     e1, f1 = engine.get(1), floor[0]["ns_per_core_tick"]
+    before = None
     for k, f in enumerate(floor):
         e, fl = engine.get(f["chips"]), f["ns_per_core_tick"]
         if e is None or e1 is None:
             continue
-        spread = ""
-        if ratio_rounds and all(k < len(r) for r in ratio_rounds):
-            each = [r[k] for r in ratio_rounds]
-            spread = f" {min(each):5.2f}-{max(each):.2f}"
-        log(f"  {f['chips']:5d} {e:10.1f} {fl:9.1f} {e - fl:10.1f} {e / e1:15.2f} {fl / f1:14.2f}{spread}")
+        step = f"{e / before:13.2f}" if before else f"{'':13s}"
+        log(f"  {f['chips']:5d} {e:10.1f} {fl:9.1f} {e - fl:10.1f} {e / e1:15.2f} {fl / f1:14.2f} {step}"
+            f"{spread(by_chips.get(f['chips']), k)}")
+        before = e
+    if in_cache is not None and e1 is not None:
+        e, mb = in_cache["ns_per_core_tick"], in_cache["bytes_per_core"] * in_cache["cores"] / 1e6
+        log(f"  {in_cache['cores']} cores, state in the private caches ({mb:.1f} MB): "
+            f"engine {e:.1f} ns, {e / e1:.2f} times one chip{spread(in_cache['name'], -1)}")
 
 
 def _check_writable(path: str) -> None:
@@ -464,10 +523,10 @@ def _check_writable(path: str) -> None:
         raise InputError(f"--json {path}: not writable")
 
 
-def main(out_json: Optional[str] = None, quick: bool = False) -> int:
+def main(out_json: Optional[str] = None, quick: bool = False, large: bool = False) -> int:
     if out_json:
         _check_writable(out_json)
-    report = run_benchmarks(quick=quick)
+    report = run_benchmarks(quick=quick, large=large)
     if out_json:
         with open(out_json, "w") as f:
             json.dump(report, f, indent=2)

@@ -287,7 +287,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
-    return bench_main(out_json=args.json, quick=args.quick)
+    return bench_main(out_json=args.json, quick=args.quick, large=args.large)
 
 
 def cmd_version(_args: argparse.Namespace) -> int:
@@ -328,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure the engine (full chip at real time, scale, peers)")
     b.add_argument("--quick", action="store_true", help="fewer ticks and chips (about 20 seconds)")
     b.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    b.add_argument("--large", action="store_true", help="scale sizes up to 32 chips (8 x 4; about 3 more "
+                                                       "minutes and 8 GB of memory)")
     b.set_defaults(func=cmd_bench)
     from .reproduce import add_pipeline_commands  # train, deploy, eval, reproduce (Esser et al. 2015)
 
