@@ -293,7 +293,7 @@ impl WeightsRef<'_> {
 /// by core. A tick sweeps the cores in order, so each table (and the potentials) is read as
 /// one long stream that the hardware prefetcher follows from core to core; as small blocks
 /// of each core side by side, every 1 KiB array was a new short stream to detect. (See
-/// docs/performance.md, "Tables by core".)
+/// docs/performance-history.md, "Tables by core".)
 #[derive(Debug, Clone, Default)]
 pub struct CoreTables {
     /// Each neuron's target, packed (see [`Route::pack`]); indexed by core.
