@@ -53,9 +53,11 @@ proptest! {
     }
 
     /// One thread, two threads and "one per CPU" (0) give identical results, on networks with
-    /// enough cores to be split over threads.
+    /// enough cores to be split over threads: with the engine's chunks (4 cores or more) and
+    /// with chunks of `chunk` cores (several chunks per thread, spikes crossing between chunks
+    /// and threads in one tick).
     #[test]
-    fn thread_counts_agree(s in many_core_scenario()) {
+    fn thread_counts_agree(s in many_core_scenario(), chunk in 1..=8usize) {
         let net = s.network();
         let one = run_engine(&net, 1, EvalMode::Fast, s.ticks, &s.inputs, true);
         for threads in [2, 0] {
@@ -63,9 +65,16 @@ proptest! {
             if let Some(d) = diff_runs(&one, &other) {
                 prop_assert!(false, "threads 1 vs {}: {}", threads, d);
             }
+            let mut sim = Simulator::new(&net, threads).unwrap();
+            sim.set_chunk_cores(Some(chunk)).unwrap();
+            let run = sim.run(s.ticks, &s.inputs, true).unwrap();
+            if let Some(d) = diff_runs(&one, &(run, potentials(&sim, &net))) {
+                prop_assert!(false, "threads 1 vs {} in chunks of {} cores: {}", threads, chunk, d);
+            }
         }
         // Switching thread count between runs changes nothing either.
         let mut sim = Simulator::new(&net, 2).unwrap();
+        sim.set_chunk_cores(Some(chunk)).unwrap();
         let half = s.ticks / 2;
         let early: Vec<_> = s.inputs.iter().copied().filter(|i| (i.tick as u64) < half).collect();
         let late: Vec<_> = s.inputs.iter().copied().filter(|i| (i.tick as u64) >= half).collect();
@@ -380,4 +389,14 @@ fn scenarios_reach_the_interesting_corners() {
          no-target {silent}, idle core-ticks {idle}"
     );
     assert_eq!(styles.len(), 5, "{styles:?}");
+}
+
+/// Chunks of no cores are refused by name; the simulator keeps its chunks.
+#[test]
+fn chunks_without_cores_are_refused() {
+    let s = Scenario::generate(Knobs { layout: 0, cores: 3, ticks: 5, input_mode: 0, seed: 7 });
+    let mut sim = Simulator::new(&s.network(), 2).unwrap();
+    let err = sim.set_chunk_cores(Some(0)).unwrap_err();
+    assert!(err.to_string().contains("chunk_cores = 0"), "{err}");
+    assert!(sim.run(5, &s.inputs, false).is_ok());
 }
