@@ -720,9 +720,9 @@ pub struct CoreState {
     /// when all neurons share `dynamics[0]`).
     dynamics: Vec<Dynamics>,
     dynamics_index: Vec<u8>,
-    /// The kernel flags of every deterministic dynamics when `dynamics_index` is in use and
-    /// they are all the same (their neurons then update lane by lane, vectorised).
-    shared_flags: Option<KernelFlags>,
+    /// The kernel of every deterministic dynamics when `dynamics_index` is in use and their
+    /// flags are all the same (their neurons then update lane by lane, vectorised).
+    shared_kernel: Option<SharedKernel>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
     stochastic: [u64; 4],
     /// The largest |weight| of any neuron of this core (for [`CoreState::integrate_counted`]).
@@ -783,12 +783,7 @@ impl CoreState {
         if dynamics.len() == 1 {
             dynamics_index = Vec::new();
         }
-        let mut deterministic = dynamics.iter().filter(|d| !d.draws()).map(kernel_flags);
-        let first = deterministic.next();
-        let shared_flags = match first {
-            Some(f) if !dynamics_index.is_empty() && deterministic.all(|g| g == f) => Some(f),
-            _ => None,
-        };
+        let shared_kernel = if dynamics_index.is_empty() { None } else { SharedKernel::of(&dynamics) };
         dynamics.shrink_to_fit();
         tables.routes.push(routes);
         let max_abs_weight = cfg.neurons.iter().flat_map(|n| n.weights).map(i32::unsigned_abs).max().unwrap_or(0);
@@ -800,7 +795,7 @@ impl CoreState {
             weights,
             dynamics,
             dynamics_index,
-            shared_flags,
+            shared_kernel,
             stochastic,
             max_abs_weight: u16::try_from(max_abs_weight).expect("weights are validated to -255..=255"),
             index,
@@ -953,9 +948,9 @@ impl CoreState {
             }
             if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
                 changed = dynamics_uniform(potentials, &self.dynamics[0], &mut spikes);
-            } else if let Some(flags) = self.shared_flags {
+            } else if let Some(kernel) = self.shared_kernel {
                 let (table, index) = (&self.dynamics[..], &self.dynamics_index[..]);
-                changed = dynamics_indexed(potentials, table, index, flags, &det, &mut spikes, ctx.isa);
+                changed = dynamics_indexed(potentials, table, index, &kernel, &det, &mut spikes, ctx.isa);
             } else {
                 for j in 0..NEURONS {
                     if bit(&seq_mask, j) {
@@ -1461,7 +1456,7 @@ fn kernel_flags(d: &Dynamics) -> KernelFlags {
 
 /// The per-neuron numbers a dynamics kernel reads: leak, threshold, negative threshold, reset
 /// value and the non-reset ceiling (threshold + 2^M - 1).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct LaneParams {
     leak: i32,
     thr: i32,
@@ -1471,6 +1466,11 @@ struct LaneParams {
 }
 
 impl LaneParams {
+    /// The numbers in the order of [`SharedKernel::varying`]'s bits.
+    fn numbers(self) -> [i32; 5] {
+        [self.leak, self.thr, self.beta, self.r, self.ceiling]
+    }
+
     #[inline(always)]
     fn of(d: &Dynamics) -> Self {
         Self {
@@ -1480,6 +1480,62 @@ impl LaneParams {
             r: d.reset_value,
             ceiling: d.threshold + d.mask,
         }
+    }
+}
+
+/// The kernel shared by the deterministic neurons of a core of several dynamics: its flags, and
+/// which of its numbers ([`LaneParams`]: leak, threshold, negative threshold, reset, ceiling)
+/// differ between those neurons. Only those are looked up neuron by neuron at each tick (in a
+/// trained network usually the leak alone: a 256-lane lookup of each number was most of the
+/// time of such a core's dynamics); the others are those of `table[first]`.
+#[derive(Debug, Clone, Copy)]
+struct SharedKernel {
+    flags: KernelFlags,
+    /// Bit k set when number k (in the order of [`LaneParams::numbers`]) differs.
+    varying: u8,
+    /// A deterministic dynamics of the core (its index in the core's table).
+    first: u8,
+}
+
+impl SharedKernel {
+    /// The kernel of the deterministic dynamics of `table`, when they share their flags.
+    fn of(table: &[Dynamics]) -> Option<Self> {
+        let first = table.iter().position(|d| !d.draws())?;
+        let (flags, common) = (kernel_flags(&table[first]), LaneParams::of(&table[first]).numbers());
+        let mut varying = 0u8;
+        for d in table.iter().filter(|d| !d.draws()) {
+            if kernel_flags(d) != flags {
+                return None;
+            }
+            for (k, (a, b)) in LaneParams::of(d).numbers().into_iter().zip(common).enumerate() {
+                varying |= ((a != b) as u8) << k;
+            }
+        }
+        Some(Self { flags, varying, first: u8::try_from(first).expect("at most 256 dynamics") })
+    }
+
+    fn varies(self, k: usize) -> bool {
+        self.varying >> k & 1 != 0
+    }
+}
+
+/// The [`LaneParams`] of every neuron of a core, one array per number: the kernels then load
+/// each number of 16 lanes as one vector. (As an array of `LaneParams`, the loop read them as
+/// an interleaved group of five, and as a kernel leaves a number unread, the group had a gap,
+/// for which the compiler ran the last 64 lanes one by one: a fifth of the feed-forward
+/// workload's time.)
+struct LaneTable {
+    leak: [i32; NEURONS],
+    thr: [i32; NEURONS],
+    beta: [i32; NEURONS],
+    r: [i32; NEURONS],
+    ceiling: [i32; NEURONS],
+}
+
+impl LaneTable {
+    #[inline(always)]
+    fn get(&self, j: usize) -> LaneParams {
+        LaneParams { leak: self.leak[j], thr: self.thr[j], beta: self.beta[j], r: self.r[j], ceiling: self.ceiling[j] }
     }
 }
 
@@ -1494,34 +1550,28 @@ fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4])
 /// The same for neurons of different dynamics that share their kernel flags: neuron j's numbers
 /// come from `table[index[j]]`, and only the neurons set in `keep` are updated (the others, the
 /// ones that draw, keep V and do not spike here). Out of line (inlining it into each
-/// instruction set's tick only made the tick larger), with a copy of the kernels per
-/// instruction set of its own.
+/// instruction set's tick only made the tick larger), with a copy of the lookups and kernels
+/// per instruction set of its own.
 #[inline(never)]
 fn dynamics_indexed(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
     index: &[u8],
-    flags: KernelFlags,
+    kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
     isa: Isa,
 ) -> bool {
     let index: &[u8; NEURONS] = index.try_into().expect("one dynamics index per neuron");
-    // Each neuron's numbers, looked up first: with the lookups inside, the kernel's loop did
-    // not vectorise; over these arrays it does.
-    let mut lanes = [LaneParams { leak: 0, thr: 0, beta: 0, r: 0, ceiling: 0 }; NEURONS];
-    for (p, &k) in lanes.iter_mut().zip(index) {
-        *p = LaneParams::of(&table[k as usize]);
-    }
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only made when the CPU has them (see
         // `CoreState::tick`).
-        Isa::Avx512 => unsafe { dynamics_table_avx512(v, &lanes, flags, keep, spikes) },
+        Isa::Avx512 => unsafe { dynamics_table_avx512(v, table, index, kernel, keep, spikes) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Isa::Avx2 => unsafe { dynamics_table_avx2(v, &lanes, flags, keep, spikes) },
-        _ => dynamics_table(v, &lanes, flags, keep, spikes),
+        Isa::Avx2 => unsafe { dynamics_table_avx2(v, table, index, kernel, keep, spikes) },
+        _ => dynamics_table(v, table, index, kernel, keep, spikes),
     }
 }
 
@@ -1529,40 +1579,65 @@ fn dynamics_indexed(
 #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
 unsafe fn dynamics_table_avx512(
     v: &mut [i32; NEURONS],
-    lanes: &[LaneParams; NEURONS],
-    flags: KernelFlags,
+    table: &[Dynamics],
+    index: &[u8; NEURONS],
+    kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    dynamics_table(v, lanes, flags, keep, spikes)
+    dynamics_table(v, table, index, kernel, keep, spikes)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
 unsafe fn dynamics_table_avx2(
     v: &mut [i32; NEURONS],
-    lanes: &[LaneParams; NEURONS],
-    flags: KernelFlags,
+    table: &[Dynamics],
+    index: &[u8; NEURONS],
+    kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    dynamics_table(v, lanes, flags, keep, spikes)
+    dynamics_table(v, table, index, kernel, keep, spikes)
 }
 
-/// The dynamics kernels over per-neuron numbers already looked up.
+/// Each neuron's numbers looked up (with the lookups inside, the kernel's loop did not
+/// vectorise; over these arrays it does), then the dynamics kernels over them.
 #[inline(always)]
 fn dynamics_table(
     v: &mut [i32; NEURONS],
-    lanes: &[LaneParams; NEURONS],
-    flags: KernelFlags,
+    table: &[Dynamics],
+    index: &[u8; NEURONS],
+    kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    let params = |j: usize| lanes[j];
+    let common = LaneParams::of(&table[kernel.first as usize]);
+    let [leak, thr, beta, r, ceiling] = common.numbers().map(|n| [n; NEURONS]);
+    let mut lanes = LaneTable { leak, thr, beta, r, ceiling };
+    // Each number that differs between the neurons, looked up neuron by neuron.
+    let at = |j: usize| &table[index[j] as usize];
+    let [leak, thr, beta, r, ceiling] = [0, 1, 2, 3, 4].map(|k| kernel.varies(k));
+    if leak {
+        lanes.leak = std::array::from_fn(|j| at(j).leak);
+    }
+    if thr {
+        lanes.thr = std::array::from_fn(|j| at(j).threshold);
+    }
+    if beta {
+        lanes.beta = std::array::from_fn(|j| at(j).negative_threshold);
+    }
+    if r {
+        lanes.r = std::array::from_fn(|j| at(j).reset_value);
+    }
+    if ceiling {
+        lanes.ceiling = std::array::from_fn(|j| at(j).threshold + at(j).mask);
+    }
+    let params = |j: usize| lanes.get(j);
     if *keep == [!0u64; 4] {
-        dynamics_lanes::<false>(flags, v, params, keep, spikes)
+        dynamics_lanes::<false>(kernel.flags, v, params, keep, spikes)
     } else {
-        dynamics_lanes::<true>(flags, v, params, keep, spikes)
+        dynamics_lanes::<true>(kernel.flags, v, params, keep, spikes)
     }
 }
 

@@ -283,6 +283,11 @@ impl Scenario {
                 CoreStyle::Settling => vec![settling_dynamics(&mut g)],
             };
             let flags = random_dynamics(&mut g, &profile);
+            // Some of the numbers shared by every neuron that takes the shared flags (a trained
+            // classifier's cores share all but the leak), the others per neuron: the engine
+            // looks up only the numbers that differ.
+            let share: [bool; 4] =
+                if style == CoreStyle::SharedFlags { std::array::from_fn(|_| g.chance(0.5)) } else { [false; 4] };
             for j in 0..256 {
                 let mut n = if palette.is_empty() { random_dynamics(&mut g, &profile) } else { g.pick(&palette) };
                 let draws = n.stochastic_leak || n.threshold_mask_bits > 0 || n.stochastic_weights.iter().any(|&b| b);
@@ -290,6 +295,18 @@ impl Scenario {
                     n.leak_reversal = flags.leak_reversal;
                     n.reset_mode = flags.reset_mode;
                     n.negative_saturation = flags.negative_saturation;
+                    if share[0] {
+                        n.leak = flags.leak;
+                    }
+                    if share[1] {
+                        n.threshold = flags.threshold;
+                    }
+                    if share[2] {
+                        n.negative_threshold = flags.negative_threshold;
+                    }
+                    if share[3] {
+                        n.reset_value = flags.reset_value;
+                    }
                 }
                 random_weights(&mut g, &mut n, profile.narrow_weights || style == CoreStyle::Settling);
                 n.initial_potential = if style == CoreStyle::Settling {
