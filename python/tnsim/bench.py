@@ -7,9 +7,10 @@ since the machine may be shared and noisy. The workloads:
   (about 128 synapses per axon), deterministic neurons firing at about 20 Hz (2 % of neurons
   per tick), every neuron targeting a random axon of a random core of the system with a random
   delay 1..15. The rate is measured and printed, so the workload is honest.
-- ``scale``: the same per-chip workload on 1, 4 and 16 chips, 5 % of the neurons targeting
-  another chip (time per tick against cores), the sizes measured in turns over several rounds
-  (each row its median round; each round's ratios to one chip printed as a range).
+- ``scale``: the same per-chip workload on 1, 4 and 16 chips (``--large``: and 32), 5 % of the
+  neurons targeting another chip (time per tick against cores), and on a 16 x 16 block of
+  cores whose state fits the CPU's private caches; the sizes measured in turns over several
+  rounds (each row its median round; each round's ratios to one chip printed as a range).
 - ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
   close to nothing.
 - ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (every
