@@ -1571,7 +1571,7 @@ fn dynamics_indexed(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { dynamics_table_avx2(v, table, index, kernel, keep, spikes) },
-        _ => dynamics_table(v, table, index, kernel, keep, spikes),
+        _ => dynamics_table(v, table, kernel, keep, spikes, |out, number| lookup_scalar(out, table, index, number)),
     }
 }
 
@@ -1585,7 +1585,10 @@ unsafe fn dynamics_table_avx512(
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    dynamics_table(v, table, index, kernel, keep, spikes)
+    // SAFETY: this function runs only where the CPU has AVX-512 (see `dynamics_indexed`), and
+    // every index is a position in `table` (see `CoreState::new`).
+    let lookup = |out: &mut [i32; NEURONS], number: Number| unsafe { gather_avx512(out, table, index, number) };
+    dynamics_table(v, table, kernel, keep, spikes, lookup)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1598,40 +1601,109 @@ unsafe fn dynamics_table_avx2(
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    dynamics_table(v, table, index, kernel, keep, spikes)
+    dynamics_table(v, table, kernel, keep, spikes, |out, number| lookup_scalar(out, table, index, number))
+}
+
+/// A number of a [`Dynamics`] that the dynamics kernels read per neuron.
+#[derive(Debug, Clone, Copy)]
+enum Number {
+    Leak,
+    Threshold,
+    NegativeThreshold,
+    Reset,
+    Mask,
+}
+
+impl Number {
+    #[inline(always)]
+    fn of(self, d: &Dynamics) -> i32 {
+        match self {
+            Number::Leak => d.leak,
+            Number::Threshold => d.threshold,
+            Number::NegativeThreshold => d.negative_threshold,
+            Number::Reset => d.reset_value,
+            Number::Mask => d.mask,
+        }
+    }
+
+    /// Where the number lies in a `Dynamics`, in bytes.
+    #[cfg(target_arch = "x86_64")]
+    fn offset(self) -> usize {
+        match self {
+            Number::Leak => std::mem::offset_of!(Dynamics, leak),
+            Number::Threshold => std::mem::offset_of!(Dynamics, threshold),
+            Number::NegativeThreshold => std::mem::offset_of!(Dynamics, negative_threshold),
+            Number::Reset => std::mem::offset_of!(Dynamics, reset_value),
+            Number::Mask => std::mem::offset_of!(Dynamics, mask),
+        }
+    }
+}
+
+/// `out[j]` = `number` of `table[index[j]]` for every neuron j, one neuron at a time.
+#[inline(always)]
+fn lookup_scalar(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEURONS], number: Number) {
+    *out = std::array::from_fn(|j| number.of(&table[index[j] as usize]));
+}
+
+/// [`lookup_scalar`] 16 neurons at a time with AVX-512 gathers (the compiler does not gather
+/// from an array of records by itself; the scalar loop was most of these cores' dynamics).
+///
+/// # Safety
+/// The CPU must have AVX-512F, and every `index[j]` must be below `table.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_avx512(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEURONS], number: Number) {
+    use std::arch::x86_64::*;
+    debug_assert!(index.iter().all(|&k| (k as usize) < table.len()));
+    let base = table.as_ptr().cast::<u8>().wrapping_add(number.offset());
+    let size = _mm512_set1_epi32(std::mem::size_of::<Dynamics>() as i32);
+    for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
+        // SAFETY: 16 bytes of `index` from 16 x block (256 = 16 x 16); each gathered address is
+        // number's field of `table[index[j]]`, inside `table` by the caller's guarantee.
+        unsafe {
+            let k = _mm_loadu_si128(index.as_ptr().add(16 * block).cast());
+            let offsets = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(k), size);
+            let x = _mm512_i32gather_epi32::<1>(offsets, base.cast());
+            _mm512_storeu_si512(lanes.as_mut_ptr().cast(), x);
+        }
+    }
 }
 
 /// Each neuron's numbers looked up (with the lookups inside, the kernel's loop did not
-/// vectorise; over these arrays it does), then the dynamics kernels over them.
+/// vectorise; over these arrays it does), then the dynamics kernels over them. `lookup`
+/// fills an array with one number of every neuron's dynamics.
 #[inline(always)]
 fn dynamics_table(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
-    index: &[u8; NEURONS],
     kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
+    lookup: impl Fn(&mut [i32; NEURONS], Number),
 ) -> bool {
     let common = LaneParams::of(&table[kernel.first as usize]);
     let [leak, thr, beta, r, ceiling] = common.numbers().map(|n| [n; NEURONS]);
     let mut lanes = LaneTable { leak, thr, beta, r, ceiling };
     // Each number that differs between the neurons, looked up neuron by neuron.
-    let at = |j: usize| &table[index[j] as usize];
-    let [leak, thr, beta, r, ceiling] = [0, 1, 2, 3, 4].map(|k| kernel.varies(k));
-    if leak {
-        lanes.leak = std::array::from_fn(|j| at(j).leak);
+    if kernel.varies(0) {
+        lookup(&mut lanes.leak, Number::Leak);
     }
-    if thr {
-        lanes.thr = std::array::from_fn(|j| at(j).threshold);
+    if kernel.varies(1) {
+        lookup(&mut lanes.thr, Number::Threshold);
     }
-    if beta {
-        lanes.beta = std::array::from_fn(|j| at(j).negative_threshold);
+    if kernel.varies(2) {
+        lookup(&mut lanes.beta, Number::NegativeThreshold);
     }
-    if r {
-        lanes.r = std::array::from_fn(|j| at(j).reset_value);
+    if kernel.varies(3) {
+        lookup(&mut lanes.r, Number::Reset);
     }
-    if ceiling {
-        lanes.ceiling = std::array::from_fn(|j| at(j).threshold + at(j).mask);
+    if kernel.varies(4) {
+        let mut mask = [0; NEURONS];
+        lookup(&mut lanes.ceiling, Number::Threshold);
+        lookup(&mut mask, Number::Mask);
+        for (c, m) in lanes.ceiling.iter_mut().zip(mask) {
+            *c += m;
+        }
     }
     let params = |j: usize| lanes.get(j);
     if *keep == [!0u64; 4] {
