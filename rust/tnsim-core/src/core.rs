@@ -604,11 +604,12 @@ impl Scheduler {
         self.slots[slot][axon / 64].fetch_or(1 << (axon % 64), Ordering::Relaxed);
     }
 
-    /// [`Scheduler::set`] where no other thread can touch this scheduler (between the parallel
-    /// phases): a plain OR, not an atomic one.
+    /// [`Scheduler::set`] where no other thread writes this scheduler (between the parallel
+    /// phases): a plain load and store, not an atomic read-modify-write.
     #[inline(always)]
-    pub fn set_exclusive(&mut self, slot: usize, axon: usize) {
-        *self.slots[slot][axon / 64].get_mut() |= 1 << (axon % 64);
+    pub fn set_exclusive(&self, slot: usize, axon: usize) {
+        let word = &self.slots[slot][axon / 64];
+        word.store(word.load(Ordering::Relaxed) | 1 << (axon % 64), Ordering::Relaxed);
     }
 
     /// Prefetch the word that [`Scheduler::set`] of this slot and axon changes.

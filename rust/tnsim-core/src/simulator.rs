@@ -10,9 +10,12 @@
 //!
 //! Host inputs for tick t are written into slot t mod 16 just before phase 1 of tick t.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
-use crate::core::{deliver, CoreState, Cores, EvalMode, Isa, Potentials, Scheduler, TickContext, TickSink};
+use crate::core::{deliver, Cores, EvalMode, Isa, Scheduler, TickContext, TickSink};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
@@ -527,94 +530,321 @@ impl Simulator {
     }
 
     /// Run the ticks: phase 1 in parallel in chunks of `parallel` cores when given (inside
-    /// the pool), else on this thread.
+    /// the pool, with workers that stay for the whole run, see [`Workers`]), else on this
+    /// thread.
     fn run_ticks(&mut self, ticks: u64, inputs: HostInputs<'_>, result: &mut RunOutput, parallel: Option<usize>) {
         let record = result.spikes.is_some();
         let ports = self.output_ports as usize;
-        let mode = self.mode;
-        let isa = self.isa;
-        let mut next_input = 0;
-        for r in 0..ticks {
-            let t = self.tick;
+        let (mode, isa) = (self.mode, self.isa);
+        let chunk = parallel.unwrap_or(self.chunk_cores.unwrap_or(CHUNK_CORES));
+        let Simulator { cores, schedulers, grid, tick, .. } = self;
+        let Cores { states, potentials, tables, .. } = cores;
+        let (schedulers, grid, tables) = (&schedulers[..], &*grid, &*tables);
+        let (len, chunks) = (states.len(), states.len().div_ceil(chunk));
+        let (states, potentials) = (Shared(states.as_mut_ptr()), Shared(potentials.as_mut_ptr()));
+        // Phase 1 of chunk c at tick t. Prefetch a core's first reads while the cores before it
+        // compute, and deliver a core's spikes after the next one has computed (see
+        // `core::deliver`).
+        let run_chunk = |c: usize, t: u64| -> TickSink {
+            let (start, end) = (c * chunk, ((c + 1) * chunk).min(len));
+            // SAFETY: chunk c's cores and potentials are touched by this call only: a chunk is
+            // run once per tick, by whichever thread claimed it (see `Workers`), and the
+            // coordinating thread touches neither between the start of a tick's phase 1 and
+            // the end of every chunk's run.
+            let (chunk, potentials) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(states.at(start), end - start),
+                    std::slice::from_raw_parts_mut(potentials.at(start), end - start),
+                )
+            };
             let slot = (t % SLOTS as u64) as usize;
-            // No other thread runs here: the inputs are ORed in plainly.
-            match inputs {
-                HostInputs::Axons(rows) => {
-                    while next_input < rows.len() && rows[next_input].0 == t {
-                        let (_, core, axon) = rows[next_input];
-                        self.schedulers[core as usize].set_exclusive(slot, axon as usize);
-                        next_input += 1;
-                    }
-                }
-                HostInputs::Lines(events, lines) => {
-                    while next_input < events.len() && events[next_input].0 == t {
-                        let line = events[next_input].1 as usize;
-                        for &(core, axon) in &lines.targets[lines.starts[line]..lines.starts[line + 1]] {
-                            self.schedulers[core as usize].set_exclusive(slot, axon as usize);
-                        }
-                        next_input += 1;
-                    }
-                }
-            }
-
-            // Phase 1: compute.
-            let grid = &self.grid;
-            let schedulers = &self.schedulers[..];
-            let tables = &self.cores.tables;
             let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, tables, isa };
-            let compute = |(chunk, potentials): (&mut [CoreState], &mut [Potentials])| {
-                // Prefetch a core's first reads while the cores before it compute, and deliver
-                // a core's spikes after the next one has computed (see `core::deliver`).
-                let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
-                let mut queued = Vec::with_capacity(NEURONS);
-                for first in chunk.iter().take(PREFETCH_AHEAD) {
-                    first.prefetch(t, schedulers, tables);
-                }
-                // Cores are in index order: the core at position k of the chunk is core base + k.
-                let base = chunk.first().map_or(0, |c| c.index as usize);
-                for k in 0..chunk.len() {
-                    if let Some(far) = chunk.get(k + PREFETCH_FIELDS_AHEAD) {
-                        debug_assert_eq!(far.index as usize, base + k + PREFETCH_FIELDS_AHEAD);
-                        far.prefetch_fields();
-                        schedulers[base + k + PREFETCH_FIELDS_AHEAD].prefetch_slot(slot);
-                    }
-                    if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
-                        next.prefetch(t, schedulers, tables);
-                    }
-                    chunk[k].tick(&mut potentials[k], &ctx, &mut sink);
-                    deliver(schedulers, &queued);
-                    queued.clear();
-                    std::mem::swap(&mut queued, &mut sink.pending);
-                }
-                deliver(schedulers, &queued);
-                sink
-            };
-            let outs: Vec<TickSink> = if let Some(chunk) = parallel {
-                let potentials = self.cores.potentials.par_chunks_mut(chunk);
-                self.cores.states.par_chunks_mut(chunk).zip(potentials).map(compute).collect()
-            } else {
-                let chunk = self.chunk_cores.unwrap_or(CHUNK_CORES);
-                let potentials = self.cores.potentials.chunks_mut(chunk);
-                self.cores.states.chunks_mut(chunk).zip(potentials).map(compute).collect()
-            };
-
-            // Phase 2: record and count, in core order (chunks are in core order).
-            let mut counters = Counters::default();
-            let row = &mut result.output_counts[r as usize * ports..(r as usize + 1) * ports];
-            for out in outs {
-                counters += out.counters;
-                for p in out.ports {
-                    row[p as usize] += 1;
-                }
-                if let Some(spikes) = result.spikes.as_mut() {
-                    // Cores are sorted by (x, y) and neurons ascend: rows come out sorted.
-                    spikes.extend(out.fired.iter().map(|&(x, y, neuron)| SpikeRecord { tick: t, x, y, neuron }));
-                }
+            let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
+            let mut queued = Vec::with_capacity(NEURONS);
+            for first in chunk.iter().take(PREFETCH_AHEAD) {
+                first.prefetch(t, schedulers, tables);
             }
-            result.counters.push(counters);
+            for k in 0..chunk.len() {
+                if let Some(far) = chunk.get(k + PREFETCH_FIELDS_AHEAD) {
+                    debug_assert_eq!(far.index as usize, start + k + PREFETCH_FIELDS_AHEAD);
+                    far.prefetch_fields();
+                    schedulers[start + k + PREFETCH_FIELDS_AHEAD].prefetch_slot(slot);
+                }
+                if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
+                    next.prefetch(t, schedulers, tables);
+                }
+                chunk[k].tick(&mut potentials[k], &ctx, &mut sink);
+                deliver(schedulers, &queued);
+                queued.clear();
+                std::mem::swap(&mut queued, &mut sink.pending);
+            }
+            deliver(schedulers, &queued);
+            sink
+        };
+        let mut next_input = 0;
+        let mut run = |phase1: &dyn Fn(u64) -> Vec<TickSink>| {
+            for r in 0..ticks {
+                let t = *tick;
+                let slot = (t % SLOTS as u64) as usize;
+                // No other thread writes a scheduler here: the inputs are ORed in plainly.
+                match inputs {
+                    HostInputs::Axons(rows) => {
+                        while next_input < rows.len() && rows[next_input].0 == t {
+                            let (_, core, axon) = rows[next_input];
+                            schedulers[core as usize].set_exclusive(slot, axon as usize);
+                            next_input += 1;
+                        }
+                    }
+                    HostInputs::Lines(events, lines) => {
+                        while next_input < events.len() && events[next_input].0 == t {
+                            let line = events[next_input].1 as usize;
+                            for &(core, axon) in &lines.targets[lines.starts[line]..lines.starts[line + 1]] {
+                                schedulers[core as usize].set_exclusive(slot, axon as usize);
+                            }
+                            next_input += 1;
+                        }
+                    }
+                }
 
-            // Phase 3: advance.
-            self.tick += 1;
+                // Phase 1: compute.
+                let outs = phase1(t);
+
+                // Phase 2: record and count, in core order (chunks are in core order).
+                let mut counters = Counters::default();
+                let row = &mut result.output_counts[r as usize * ports..(r as usize + 1) * ports];
+                for out in outs {
+                    counters += out.counters;
+                    for p in out.ports {
+                        row[p as usize] += 1;
+                    }
+                    if let Some(spikes) = result.spikes.as_mut() {
+                        // Cores are sorted by (x, y) and neurons ascend: rows come out sorted.
+                        spikes.extend(out.fired.iter().map(|&(x, y, neuron)| SpikeRecord { tick: t, x, y, neuron }));
+                    }
+                }
+                result.counters.push(counters);
+
+                // Phase 3: advance.
+                *tick += 1;
+            }
+        };
+        if parallel.is_some() {
+            // No more spinning threads than CPUs: a spinning helper would take a CPU from the
+            // thread it waits for.
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = rayon::current_num_threads().min(cpus).max(1);
+            let workers = Workers::new(chunks, threads);
+            workers.scope(&run_chunk, |workers| run(&|t| workers.run(t, &run_chunk)));
+        } else {
+            run(&|t| (0..chunks).map(|c| run_chunk(c, t)).collect());
+        }
+    }
+}
+
+/// A pointer shared between the threads of phase 1 (see `run_ticks` for why it is sound).
+struct Shared<T>(*mut T);
+
+impl<T> Shared<T> {
+    /// The pointer to item `k` (a method: a closure that used the field would capture the bare
+    /// pointer, which is not `Sync`).
+    fn at(&self, k: usize) -> *mut T {
+        self.0.wrapping_add(k)
+    }
+}
+// SAFETY: the threads reach disjoint chunks through it (see `run_ticks`).
+unsafe impl<T> Sync for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T> Send for Shared<T> {}
+
+/// Phase 1 shared between the pool's threads for a whole run, instead of a parallel loop per
+/// tick: on a small network a tick lasts some 100 us, and the pool's threads fell asleep and
+/// had to be woken at every one. The coordinating thread (the one running the ticks) publishes
+/// each tick's phase 1 as a new generation; every thread, the coordinator too, claims chunks
+/// of it one by one until none is left; the coordinator waits, spinning, until all are done.
+/// The other threads spin between ticks, and leave when the run ends. A chunk claimed is
+/// (generation, index) in one word, so a thread late from one tick can never claim a chunk
+/// of the next with the old tick. Nothing waits on a thread that never comes: the coordinator
+/// runs every chunk itself if it must, and a helper that panics marks the run failed, which
+/// the coordinator turns into a panic rather than a wait.
+struct Workers {
+    chunks: usize,
+    threads: usize,
+    /// The generation of the current phase 1 (0: none yet).
+    generation: AtomicU64,
+    /// The tick of the current generation.
+    tick: AtomicU64,
+    /// generation << 32 | the next chunk to claim.
+    claim: AtomicU64,
+    done: AtomicUsize,
+    stop: AtomicBool,
+    failed: AtomicBool,
+    outs: Vec<Mutex<Option<TickSink>>>,
+}
+
+impl Workers {
+    fn new(chunks: usize, threads: usize) -> Self {
+        Self {
+            chunks,
+            threads: threads.max(1),
+            generation: AtomicU64::new(0),
+            tick: AtomicU64::new(0),
+            claim: AtomicU64::new(0),
+            done: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            outs: (0..chunks).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    /// Run `body` (the coordinating thread's loop over ticks, calling [`Workers::run`]) with
+    /// `threads - 1` helpers from the current pool, which leave when `body` returns or panics.
+    fn scope(&self, run_chunk: &(dyn Fn(usize, u64) -> TickSink + Sync), body: impl FnOnce(&Self) + Send) {
+        rayon::scope(|scope| {
+            for _ in 1..self.threads {
+                scope.spawn(|_| self.help(run_chunk));
+            }
+            let _stop = StopOnDrop(self);
+            body(self);
+        });
+    }
+
+    /// Run phase 1 of tick `t` with whichever threads help; the chunks' sinks, in order.
+    fn run(&self, t: u64, run_chunk: &(dyn Fn(usize, u64) -> TickSink + Sync)) -> Vec<TickSink> {
+        let generation = self.generation.load(Ordering::Relaxed) + 1;
+        self.tick.store(t, Ordering::Relaxed);
+        self.done.store(0, Ordering::Relaxed);
+        self.claim.store(generation << 32, Ordering::Relaxed);
+        self.generation.store(generation, Ordering::Release);
+        self.work(generation, run_chunk);
+        spin_until(|| {
+            assert!(!self.failed.load(Ordering::Relaxed), "a worker thread of phase 1 panicked");
+            self.done.load(Ordering::Acquire) == self.chunks
+        });
+        self.outs.iter().map(|o| o.lock().unwrap_or_else(|e| e.into_inner()).take().expect("every chunk ran")).collect()
+    }
+
+    /// Claim and run chunks of `generation` until none is left.
+    fn work(&self, generation: u64, run_chunk: &(dyn Fn(usize, u64) -> TickSink + Sync)) {
+        loop {
+            let claim = self.claim.load(Ordering::Acquire);
+            let c = (claim & 0xFFFF_FFFF) as usize;
+            if claim >> 32 != generation || c >= self.chunks {
+                return;
+            }
+            // Guided: a share of what is left, so that each thread runs long runs of
+            // consecutive cores (which the hardware prefetcher streams) and the last claims
+            // are single chunks that even out the threads' finishing times.
+            let take = ((self.chunks - c) / (2 * self.threads)).max(1);
+            if self.claim.compare_exchange(claim, claim + take as u64, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                let t = self.tick.load(Ordering::Relaxed);
+                for c in c..c + take {
+                    let sink = run_chunk(c, t);
+                    *self.outs[c].lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+                }
+                self.done.fetch_add(take, Ordering::Release);
+            }
+        }
+    }
+
+    /// A helper thread: run the chunks of each new generation until the run stops.
+    fn help(&self, run_chunk: &(dyn Fn(usize, u64) -> TickSink + Sync)) {
+        let mut seen = 0;
+        loop {
+            spin_until(|| self.stop.load(Ordering::Relaxed) || self.generation.load(Ordering::Relaxed) != seen);
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            seen = self.generation.load(Ordering::Acquire);
+            let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(seen, run_chunk)));
+            if worked.is_err() {
+                self.failed.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+}
+
+/// Ends the helpers' loops when the coordinating thread leaves the run, also by a panic.
+struct StopOnDrop<'a>(&'a Workers);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Wait for `done`: spinning briefly, then yielding the CPU between checks (a thread that
+/// spins on a machine with more threads than CPUs must not hold back the one it waits for).
+fn spin_until(done: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !done() {
+        if spins < 1 << 10 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    }
+
+    /// Every chunk of every tick runs once, with its tick, and the sinks come back in order,
+    /// whichever thread ran them.
+    #[test]
+    fn workers_run_every_chunk_once_per_tick() {
+        for (chunks, threads) in [(1, 2), (3, 2), (7, 2), (100, 2), (5, 4)] {
+            let runs = Mutex::new(Vec::new());
+            let run_chunk = |c: usize, t: u64| {
+                runs.lock().unwrap().push((t, c));
+                TickSink {
+                    counters: Counters { spikes: t * 1000 + c as u64, ..Counters::default() },
+                    ..TickSink::default()
+                }
+            };
+            let workers = Workers::new(chunks, threads);
+            pool(threads).install(|| {
+                workers.scope(&run_chunk, |workers| {
+                    for t in 0..50u64 {
+                        let outs = workers.run(t, &run_chunk);
+                        let got: Vec<u64> = outs.iter().map(|o| o.counters.spikes).collect();
+                        assert_eq!(got, (0..chunks as u64).map(|c| t * 1000 + c).collect::<Vec<_>>());
+                    }
+                })
+            });
+            let mut runs = runs.into_inner().unwrap();
+            runs.sort_unstable();
+            let expected: Vec<(u64, usize)> = (0..50u64).flat_map(|t| (0..chunks).map(move |c| (t, c))).collect();
+            assert_eq!(runs, expected, "{chunks} chunks on {threads} threads");
+        }
+    }
+
+    /// A chunk that panics ends the run with a panic, on whichever thread it ran: nothing waits
+    /// for it forever.
+    #[test]
+    fn a_panicking_chunk_ends_the_run_instead_of_hanging() {
+        for panicking in 0..8 {
+            let run_chunk = |c: usize, t: u64| {
+                assert!(!(t == 3 && c == panicking), "chunk {c} fails at tick {t}");
+                TickSink::default()
+            };
+            let workers = Workers::new(8, 2);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool(2).install(|| {
+                    workers.scope(&run_chunk, |workers| {
+                        for t in 0..10 {
+                            workers.run(t, &run_chunk);
+                        }
+                    })
+                })
+            }));
+            assert!(outcome.is_err(), "chunk {panicking}: the run went on");
         }
     }
 }
