@@ -441,8 +441,11 @@ impl Simulator {
         let pool = self.pool.take();
         match &pool {
             Some(p) => {
-                let chunk = self.chunk_cores_for(p.pool.current_num_threads());
-                p.pool.install(|| self.run_ticks(ticks, inputs, &mut result, Some(chunk)))
+                // No more working threads than CPUs: phase 1's helpers spin between ticks (see
+                // `Workers`), and a spinning helper would take a CPU from the thread it waits for.
+                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let threads = p.pool.current_num_threads().min(cpus);
+                p.pool.install(|| self.run_ticks(ticks, inputs, &mut result, Some(threads)))
             }
             None => self.run_ticks(ticks, inputs, &mut result, None),
         }
@@ -529,14 +532,16 @@ impl Simulator {
         }
     }
 
-    /// Run the ticks: phase 1 in parallel in chunks of `parallel` cores when given (inside
-    /// the pool, with workers that stay for the whole run, see [`Workers`]), else on this
-    /// thread.
+    /// Run the ticks: phase 1 in parallel on `parallel` threads of the current pool when given
+    /// (workers that stay for the whole run, see [`Workers`]), else on this thread.
     fn run_ticks(&mut self, ticks: u64, inputs: HostInputs<'_>, result: &mut RunOutput, parallel: Option<usize>) {
         let record = result.spikes.is_some();
         let ports = self.output_ports as usize;
         let (mode, isa) = (self.mode, self.isa);
-        let chunk = parallel.unwrap_or(self.chunk_cores.unwrap_or(CHUNK_CORES));
+        let chunk = match parallel {
+            Some(threads) => self.chunk_cores_for(threads),
+            None => self.chunk_cores.unwrap_or(CHUNK_CORES),
+        };
         let Simulator { cores, schedulers, grid, tick, .. } = self;
         let Cores { states, potentials, tables, .. } = cores;
         let (schedulers, grid, tables) = (&schedulers[..], &*grid, &*tables);
@@ -628,11 +633,7 @@ impl Simulator {
                 *tick += 1;
             }
         };
-        if parallel.is_some() {
-            // No more spinning threads than CPUs: a spinning helper would take a CPU from the
-            // thread it waits for.
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let threads = rayon::current_num_threads().min(cpus).max(1);
+        if let Some(threads) = parallel {
             let workers = Workers::new(chunks, threads);
             workers.scope(&run_chunk, |workers| run(&|t| workers.run(t, &run_chunk)));
         } else {
@@ -659,8 +660,9 @@ unsafe impl<T> Send for Shared<T> {}
 /// Phase 1 shared between the pool's threads for a whole run, instead of a parallel loop per
 /// tick: on a small network a tick lasts some 100 us, and the pool's threads fell asleep and
 /// had to be woken at every one. The coordinating thread (the one running the ticks) publishes
-/// each tick's phase 1 as a new generation; every thread, the coordinator too, claims chunks
-/// of it one by one until none is left; the coordinator waits, spinning, until all are done.
+/// each tick's phase 1 as a new generation; every thread, the coordinator too, claims runs of
+/// consecutive chunks of it until none is left; the coordinator waits, spinning, until all
+/// are done.
 /// The other threads spin between ticks, and leave when the run ends. A chunk claimed is
 /// (generation, index) in one word, so a thread late from one tick can never claim a chunk
 /// of the next with the old tick. Nothing waits on a thread that never comes: the coordinator
