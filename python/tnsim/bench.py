@@ -475,12 +475,14 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
     threads = floor[0]["threads"]
     engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
     in_cache = None
+    by_chips: Dict[int, str] = {}  # each chip count's row name
     for r in rows:
         if r["name"].startswith("scale ") and r["threads"] == threads:
             if r["cores"] % CORES_PER_CHIP:
                 in_cache = r
             else:
                 engine[r["cores"] // CORES_PER_CHIP] = r["ns_per_core_tick"]
+                by_chips[r["cores"] // CORES_PER_CHIP] = r["name"]
 
     def spread(name: Optional[str], k: int) -> str:
         """The range of a size's ratio to one chip over the rounds ("" when not measured)."""
@@ -490,8 +492,6 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
         each = [r[col] for r in ratio_rounds]
         return f" {min(each):5.2f}-{max(each):.2f}"
 
-    by_chips = {r["cores"] // CORES_PER_CHIP: r["name"] for r in rows
-                if r["name"].startswith("scale ") and not r["cores"] % CORES_PER_CHIP}
     log("")
     log(f"time per core-tick against the memory floor (same accesses, no arithmetic), {threads} threads:")
     log(f"  {'chips':>5s} {'engine ns':>10s} {'floor ns':>9s} {'difference':>10s} "
