@@ -154,9 +154,9 @@ fn phases(c: &mut Criterion) {
                 tables: &cores.tables,
                 isa: Isa::best_supported(),
             };
-            for (core, v) in cores.states.iter_mut().zip(cores.potentials.iter_mut()) {
+            for (k, core) in cores.states.iter_mut().enumerate() {
                 sink.pending.clear();
-                core.tick(v, &ctx, &mut sink);
+                core.tick(cores.potentials.core_mut(k), &ctx, &mut sink);
                 deliver(&schedulers, &sink.pending);
             }
             t += 1;

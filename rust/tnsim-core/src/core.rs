@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::counters::Counters;
 use crate::grid::GridIndex;
 use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP_SIDE, NEURONS, SLOTS, V_MAX, V_MIN};
+use crate::potentials::{stays_narrow, CorePotentials, NarrowPotentials, PotentialStore};
 use crate::prng::{draw_position, Xorshift32};
 
 /// Run `$body` with `$i` bound to the position of every set bit of `$words` (a `[u64; 4]`),
@@ -129,7 +130,8 @@ impl<T> DerefMut for LineAligned<T> {
     }
 }
 
-/// A core's 256 membrane potentials.
+/// A core's 256 membrane potentials, as a tick updates them (stored between ticks in 16 or 32
+/// bits, see [`crate::potentials`]).
 pub type Potentials = LineAligned<[i32; NEURONS]>;
 /// A core's per-type weights, one array of 256 neurons per axon type, 8-bit.
 type NarrowWeights = LineAligned<[[i8; NEURONS]; AXON_TYPES]>;
@@ -361,7 +363,7 @@ impl CoreTables {
 #[derive(Debug, Clone)]
 pub struct Cores {
     pub states: Vec<CoreState>,
-    pub potentials: Vec<Potentials>,
+    pub potentials: PotentialStore,
     pub tables: CoreTables,
     /// Whether weights that take few values are coded (see [`Cores::codes_weights`]).
     coded_weights: bool,
@@ -372,17 +374,24 @@ impl Cores {
     /// weights are laid out for instruction set `isa` (see [`Cores::set_isa`]).
     pub fn new<'a>(configs: impl Iterator<Item = (u32, u32, &'a CoreConfig)>, isa: Isa) -> Self {
         let mut tables = CoreTables::default();
-        let (mut states, mut potentials) = (Vec::new(), Vec::new());
+        let (mut states, mut initial) = (Vec::new(), Vec::new());
         let coded = Self::codes_weights(isa);
         for (k, (x, y, cfg)) in configs.enumerate() {
             let index = u32::try_from(k).expect("fewer than 2^32 cores");
             states.push(CoreState::new(index, x, y, cfg, &mut tables, coded));
-            potentials.push(LineAligned(std::array::from_fn(|j| cfg.neurons[j].initial_potential)));
+            initial.push(std::array::from_fn(|j| cfg.neurons[j].initial_potential));
         }
         states.shrink_to_fit();
-        potentials.shrink_to_fit();
         tables.shrink_to_fit();
+        let potentials = PotentialStore::new(states.iter().zip(initial).map(|(s, v)| (v, s.potentials_stay_narrow())));
         Self { states, potentials, tables, coded_weights: coded }
+    }
+
+    /// Replace every core's potentials (in core order), each stored narrow where its dynamics
+    /// and the new values allow.
+    pub fn set_potentials(&mut self, values: impl Iterator<Item = [i32; NEURONS]>) {
+        self.potentials = PotentialStore::new(values.zip(&self.states).map(|(v, s)| (v, s.potentials_stay_narrow())));
+        debug_assert_eq!(self.potentials.len(), self.states.len());
     }
 
     /// Whether weights that take few values are stored coded ([`CodedWeights`]) for ticks
@@ -438,7 +447,7 @@ impl Cores {
     /// Bytes of state of all cores: their own, the potentials and the tables.
     pub fn memory_bytes(&self) -> usize {
         self.states.iter().map(CoreState::memory_bytes).sum::<usize>()
-            + self.potentials.capacity() * std::mem::size_of::<Potentials>()
+            + self.potentials.memory_bytes()
             + self.tables.memory_bytes()
     }
 
@@ -447,7 +456,7 @@ impl Cores {
     pub(crate) fn hot_blocks(&self) -> Vec<(usize, usize)> {
         let mut blocks: Vec<(usize, usize)> =
             self.states.iter().map(|c| (c.rows.as_ptr() as usize, std::mem::size_of_val(&*c.rows))).collect();
-        blocks.push((self.potentials.as_ptr() as usize, std::mem::size_of_val(&self.potentials[..])));
+        blocks.push(self.potentials.block());
         blocks.push((self.states.as_ptr() as usize, std::mem::size_of_val(&self.states[..])));
         blocks.extend(self.tables.blocks());
         blocks
@@ -668,6 +677,23 @@ pub struct TickSink {
     pub draws: Vec<u32>,
 }
 
+/// Whether slot `slot` of core `index`'s scheduler holds no spike.
+#[inline(always)]
+fn schedulers_slot_is_empty(ctx: &TickContext<'_>, index: u32, slot: usize) -> bool {
+    ctx.schedulers[index as usize].slot(slot) == [0; 4]
+}
+
+/// Store a narrow core's potentials back in 16 bits after its tick. They fit: they lie in
+/// their neurons' [`crate::potentials::stored_range`], which is inside 16 bits for a core
+/// stored narrow.
+#[inline(always)]
+fn narrow_into(v: &Potentials, stored: &mut NarrowPotentials) {
+    debug_assert!(v.iter().all(|&x| i16::try_from(x).is_ok()), "a narrow core's potential left 16 bits");
+    for (s, &x) in stored.iter_mut().zip(v.iter()) {
+        *s = x as i16;
+    }
+}
+
 /// Prefetch every cache line of the `len` bytes from `start` (which need not start a line).
 #[inline(always)]
 fn prefetch_bytes(start: *const u8, len: usize) {
@@ -821,6 +847,12 @@ impl CoreState {
             + std::mem::size_of::<Scheduler>()
     }
 
+    /// Whether this core's potentials always fit 16 bits between ticks (see
+    /// [`crate::potentials::stored_range`]).
+    pub fn potentials_stay_narrow(&self) -> bool {
+        self.dynamics.iter().all(stays_narrow)
+    }
+
     #[inline(always)]
     fn dynamics_of(&self, j: usize) -> &Dynamics {
         if self.dynamics_index.is_empty() {
@@ -872,7 +904,7 @@ impl CoreState {
     /// Run tick `ctx.t` of this core: take slot `t mod 16` of its scheduler, update all 256
     /// neurons, and send the spikes: to host ports into `sink`, to axons into `sink.pending`
     /// (performed by [`deliver`] during the same compute phase). Consumes one tick.
-    pub fn tick(&mut self, v: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+    pub fn tick(&mut self, v: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         match ctx.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` (or
@@ -888,29 +920,44 @@ impl CoreState {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
-    unsafe fn tick_avx2(&mut self, v: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+    unsafe fn tick_avx2(&mut self, v: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         self.tick_body(v, ctx, sink)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
-    unsafe fn tick_avx512(&mut self, v: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+    unsafe fn tick_avx512(&mut self, v: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         self.tick_body(v, ctx, sink)
     }
 
     /// The tick itself; inlined into one copy per instruction set so that the loops over
-    /// neurons are vectorised for the widest registers the CPU has.
+    /// neurons are vectorised for the widest registers the CPU has. A quiet core with no input
+    /// is skipped; narrow potentials are widened for the tick and narrowed back after it.
     #[inline(always)]
-    fn tick_body(&mut self, potentials: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
+    fn tick_body(&mut self, potentials: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
+        let slot = (ctx.t % SLOTS as u64) as usize;
+        if ctx.mode == EvalMode::Fast && self.quiet && schedulers_slot_is_empty(ctx, self.index, slot) {
+            sink.counters += Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
+            return;
+        }
+        match potentials {
+            CorePotentials::Wide(v) => self.update(v, ctx, sink),
+            CorePotentials::Narrow(stored) => {
+                let mut v: Potentials = LineAligned(stored.map(i32::from));
+                self.update(&mut v, ctx, sink);
+                narrow_into(&v, stored);
+            }
+        }
+    }
+
+    /// Everything a tick does to a core that is not skipped, on its potentials widened.
+    #[inline(always)]
+    fn update(&mut self, potentials: &mut Potentials, ctx: &TickContext<'_>, sink: &mut TickSink) {
         let TickContext { t, record_spikes, mode, lookup, schedulers, tables, .. } = *ctx;
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
         let no_input = (active[0] | active[1] | active[2] | active[3]) == 0;
-        if mode == EvalMode::Fast && no_input && self.quiet {
-            sink.counters += c;
-            return;
-        }
         // Coded weights are expanded on the stack (only theirs: the slot stays unwritten for
         // the others).
         let expanded;
@@ -1811,7 +1858,7 @@ fn leak_and_threshold(mut v: i32, d: &Dynamics, eta: i32) -> (i32, bool) {
 
 /// SPEC steps 4-6.
 #[inline(always)]
-fn threshold_and_reset(mut v: i32, d: &Dynamics, eta: i32) -> (i32, bool) {
+pub(crate) fn threshold_and_reset(mut v: i32, d: &Dynamics, eta: i32) -> (i32, bool) {
     let spiked = v >= d.threshold + eta;
     if spiked {
         match d.reset_mode {
@@ -2011,15 +2058,19 @@ mod tests {
         let mut wide = narrow.clone();
         wide.neurons[3].weights[0] = 200;
         for (k, cfg) in [narrow, wide].iter().enumerate() {
-            let cores = Cores::new((0..8).map(|i| (i, 0, cfg)), Isa::Avx512);
-            for (core, v) in cores.states.iter().zip(&cores.potentials) {
+            let mut cores = Cores::new((0..8).map(|i| (i, 0, cfg)), Isa::Avx512);
+            for (c, core) in cores.states.iter().enumerate() {
+                let v = match cores.potentials.core_mut(c) {
+                    CorePotentials::Narrow(v) => v.as_ptr() as usize,
+                    CorePotentials::Wide(v) => v.as_ptr() as usize,
+                };
                 assert_eq!(
                     core.weights,
                     if k == 0 { WeightsAt::Narrow(core.index) } else { WeightsAt::Wide(core.index) }
                 );
                 let w = cores.tables.weight_bytes(core.weights).0;
                 let route = cores.tables.routes[core.index as usize].as_ptr();
-                for addr in [core.rows.as_ptr() as usize, v.as_ptr() as usize, w as usize, route as usize] {
+                for addr in [core.rows.as_ptr() as usize, v, w as usize, route as usize] {
                     assert_eq!(addr % 64, 0, "a hot array of core {} starts mid-line", core.index);
                 }
             }

@@ -1,7 +1,8 @@
 //! The memory floor of a core-tick: the engine's memory accesses without its arithmetic.
 //!
 //! Per core-tick, the chip workload of `tnsim bench` reads and writes back a core's 256
-//! potentials, reads its weights (+-1, coded in 272 bytes as the engine stores them with
+//! potentials (16 bits each, as the engine stores them for its neurons: see
+//! [`crate::potentials`]), reads its weights (+-1, coded in 272 bytes as the engine stores them with
 //! AVX-512) and routes, about 5 random rows of its 8 KiB crossbar, and sets about 5 bits in
 //! the schedulers of random cores. [`memory_floor`] makes those accesses
 //! in the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
@@ -18,10 +19,11 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::core::{prefetch_line, LineAligned, Potentials};
+use crate::core::{prefetch_line, LineAligned};
 use crate::error::{Error, Result};
 use crate::pages::advise_huge_pages;
 use crate::params::{CHIP_SIDE, NEURONS};
+use crate::potentials::NarrowPotentials as Potentials;
 
 const CORES_PER_CHIP: usize = (CHIP_SIDE * CHIP_SIDE) as usize;
 /// Random crossbar rows, routes and deliveries per core-tick (the chip workload's means).
@@ -36,7 +38,7 @@ type Scheduler = LineAligned<[AtomicU64; 64]>;
 #[repr(C, align(16))]
 struct Weights([u8; 272]);
 
-/// The most chips [`memory_floor`] allocates (about 46 MiB each).
+/// The most chips [`memory_floor`] allocates (about 41 MiB each).
 pub const MAX_FLOOR_CHIPS: usize = 64;
 /// The most threads [`memory_floor`] starts.
 pub const MAX_FLOOR_THREADS: usize = 256;
@@ -94,7 +96,7 @@ impl State {
     fn new(cores: usize) -> Self {
         let state = Self {
             crossbars: (0..cores).map(|c| LineAligned([[c as u64; 4]; NEURONS])).collect(),
-            potentials: (0..cores).map(|c| LineAligned([c as i32; NEURONS])).collect(),
+            potentials: (0..cores).map(|c| LineAligned([c as i16; NEURONS])).collect(),
             weights: (0..cores).map(|c| Weights([c as u8; 272])).collect(),
             routes: (0..cores).map(|c| LineAligned([c as u32; NEURONS])).collect(),
             schedulers: (0..cores).map(|_| LineAligned(std::array::from_fn(|_| AtomicU64::new(0)))).collect(),
@@ -198,7 +200,7 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
             // SAFETY: `weight_lines` gives the line starts of `s.weights[c]`, clamped to it.
             sum = sum.wrapping_add(unsafe { *line } as u64);
         }
-        for line in (0..NEURONS).step_by(LINE / 4) {
+        for line in (0..NEURONS).step_by(LINE / 2) {
             potentials[line] = potentials[line].wrapping_add(1);
         }
         for k in 0..PER_TICK {
@@ -234,6 +236,6 @@ mod tests {
         assert!(matches!(memory_floor(0, 1, 1), Err(Error::Input(m)) if m.contains("chips = 0")));
         assert!(matches!(memory_floor(MAX_FLOOR_CHIPS + 1, 1, 1), Err(Error::Input(m)) if m.contains("chips")));
         assert!(matches!(memory_floor(1, 0, 1), Err(Error::Input(m)) if m.contains("threads = 0")));
-        assert_eq!(memory_floor_bytes(1), 4096 * (8192 + 1024 + 272 + 1024 + 512));
+        assert_eq!(memory_floor_bytes(1), 4096 * (8192 + 512 + 272 + 1024 + 512));
     }
 }

@@ -4,6 +4,7 @@
 //! - [`params`]: core and neuron configuration, ranges and their checks;
 //! - [`network`]: a network of cores on a grid of chips (configuration only);
 //! - [`core`]: one core's run-time state and its tick;
+//! - [`potentials`]: the membrane potentials between ticks, in 16 bits where they stay inside;
 //! - [`simulator`]: the tick loop over all cores, routing, host inputs and outputs;
 //! - [`grid`]: core index by grid position;
 //! - [`prng`]: the per-core xorshift32 generator; [`counters`]: event counters;
@@ -22,6 +23,7 @@ pub mod grid;
 pub mod network;
 pub mod pages;
 pub mod params;
+pub mod potentials;
 pub mod prng;
 pub mod simulator;
 

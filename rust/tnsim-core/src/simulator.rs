@@ -22,6 +22,7 @@ use crate::grid::GridIndex;
 use crate::network::Network;
 use crate::pages::advise_huge_pages;
 use crate::params::{AXONS, NEURONS, SLOTS, V_MAX, V_MIN};
+use crate::potentials::PotentialsChunk;
 
 /// A spike injected by the host: integrated by axon `axon` of core (x, y) at tick `tick`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,12 +177,12 @@ impl Simulator {
     pub fn state(&self) -> SimState {
         SimState {
             tick: self.tick,
-            cores: (self.cores.states.iter().zip(&self.cores.potentials))
+            cores: (self.cores.states.iter().enumerate())
                 .zip(&self.schedulers)
-                .map(|((c, v), s)| CoreSnapshot {
+                .map(|((k, c), s)| CoreSnapshot {
                     x: c.x,
                     y: c.y,
-                    potentials: v.0,
+                    potentials: self.cores.potentials.get(k),
                     scheduler: std::array::from_fn(|slot| s.slot(slot)),
                     prng: c.prng.state(),
                 })
@@ -215,10 +216,9 @@ impl Simulator {
                 return Err(Error::Format(format!("state core ({}, {}): PRNG state 0 is invalid", snap.x, snap.y)));
             }
         }
-        let cores = self.cores.states.iter_mut().zip(self.cores.potentials.iter_mut());
-        for ((snap, (core, v)), sched) in state.cores.iter().zip(cores).zip(&self.schedulers) {
+        self.cores.set_potentials(state.cores.iter().map(|snap| snap.potentials));
+        for ((snap, core), sched) in state.cores.iter().zip(&mut self.cores.states).zip(&self.schedulers) {
             core.restore(snap.prng);
-            v.0 = snap.potentials;
             for (slot, words) in snap.scheduler.iter().enumerate() {
                 sched.store(slot, *words);
             }
@@ -303,7 +303,7 @@ impl Simulator {
         let i = self
             .core_index(x, y)
             .ok_or_else(|| Error::Input(format!("potentials: no core is configured at ({x}, {y})")))?;
-        Ok(self.cores.potentials[i].0)
+        Ok(self.cores.potentials.get(i))
     }
 
     /// Check host inputs for a run of `ticks` ticks from now and resolve them to
@@ -546,7 +546,8 @@ impl Simulator {
         let Cores { states, potentials, tables, .. } = cores;
         let (schedulers, grid, tables) = (&schedulers[..], &*grid, &*tables);
         let (len, chunks) = (states.len(), states.len().div_ceil(chunk));
-        let (states, potentials) = (Shared(states.as_mut_ptr()), Shared(potentials.as_mut_ptr()));
+        let (potentials, starts) = potentials.raw_parts();
+        let (states, potentials) = (Shared(states.as_mut_ptr()), Shared(potentials));
         // Phase 1 of chunk c at tick t. Prefetch a core's first reads while the cores before it
         // compute, and deliver a core's spikes after the next one has computed (see
         // `core::deliver`).
@@ -556,10 +557,10 @@ impl Simulator {
             // run once per tick, by whichever thread claimed it (see `Workers`), and the
             // coordinating thread touches neither between the start of a tick's phase 1 and
             // the end of every chunk's run.
-            let (chunk, potentials) = unsafe {
+            let (chunk, mut potentials) = unsafe {
                 (
                     std::slice::from_raw_parts_mut(states.at(start), end - start),
-                    std::slice::from_raw_parts_mut(potentials.at(start), end - start),
+                    PotentialsChunk::new(potentials.at(0), starts, start, end),
                 )
             };
             let slot = (t % SLOTS as u64) as usize;
@@ -578,7 +579,7 @@ impl Simulator {
                 if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
                     next.prefetch(t, schedulers, tables);
                 }
-                chunk[k].tick(&mut potentials[k], &ctx, &mut sink);
+                chunk[k].tick(potentials.core(k), &ctx, &mut sink);
                 deliver(schedulers, &queued);
                 queued.clear();
                 std::mem::swap(&mut queued, &mut sink.pending);

@@ -926,3 +926,52 @@ fn empty_network_and_oversized_runs() {
         assert_eq!(sim.tick(), 0);
     }
 }
+
+#[test]
+fn potentials_are_stored_in_16_bits_where_they_stay_inside() {
+    // alpha = 50, leak +1, normal reset to 0, clamp at -50: between ticks V lies in -50..=49,
+    // so the core's potentials are stored in 16 bits (512 bytes fewer than 32); a linear reset
+    // can leave V anywhere, so that core keeps 32 bits; a first potential outside 16 bits too.
+    let neuron = NeuronParams { leak: 1, threshold: 50, negative_threshold: 50, ..quiet() };
+    let with = |n: NeuronParams, v0: i32| {
+        let neurons: Vec<NeuronParams> = (0..256)
+            .map(|j| {
+                let mut each = n;
+                each.initial_potential = if j == 3 { v0 } else { j % 50 };
+                each
+            })
+            .collect();
+        one_core(|c| c.neurons.clone_from_slice(&neurons))
+    };
+    let bytes = |net: &Network| Simulator::new(net, 1).unwrap().memory_bytes();
+    let narrow = with(neuron, 7);
+    assert_eq!(bytes(&with(NeuronParams { reset_mode: Linear, ..neuron }, 7)), bytes(&narrow) + 512);
+    assert_eq!(bytes(&with(neuron, 40_000)), bytes(&narrow) + 512);
+    assert_eq!(bytes(&with(neuron, -32_768)), bytes(&narrow), "V0 fits 16 bits");
+
+    // Every neuron's potential after each tick, from the narrow core, is the reference's.
+    run_checked(&narrow, 120, &[]);
+    let (v, spikes) = trace(&narrow, 60, &[], &[3]);
+    assert_eq!(v[0][..4], [8, 9, 10, 11]);
+    assert_eq!(spike_ticks(&spikes, (0, 0), 3), vec![42]);
+
+    // Restoring a potential outside 16 bits into the narrow core keeps it exactly (the core is
+    // stored in 32 bits from then on), and the next tick fires and resets it.
+    let mut sim = Simulator::new(&narrow, 1).unwrap();
+    sim.run(5, &[], false).unwrap();
+    let mut state = sim.state();
+    state.cores[0].potentials[3] = 40_000;
+    state.cores[0].potentials[4] = -(1 << 19);
+    sim.restore(&state).unwrap();
+    assert_eq!(sim.memory_bytes(), bytes(&narrow) + 512);
+    assert_eq!(sim.state(), state);
+    let out = sim.run(1, &[], true).unwrap();
+    assert_eq!(spike_ticks(out.spikes.as_ref().unwrap(), (0, 0), 3), vec![5]);
+    let v = sim.potentials(0, 0).unwrap();
+    assert_eq!((v[3], v[4]), (0, -50));
+    // And a state that fits 16 bits again makes it narrow again.
+    state.cores[0].potentials[3] = 0;
+    state.cores[0].potentials[4] = 0;
+    sim.restore(&state).unwrap();
+    assert_eq!(sim.memory_bytes(), bytes(&narrow));
+}

@@ -214,6 +214,9 @@ struct CoreProfile {
     /// Each type's weights drawn from a palette of 1-4 values (the engine then codes them in
     /// 2 bits), sometimes 5; a neuron that a type does not reach may have any weight of it.
     weight_palette: bool,
+    /// Initial potentials within 16 bits (with dynamics that keep them there, the engine then
+    /// stores the core's potentials in 16 bits).
+    small_potentials: bool,
 }
 
 impl Scenario {
@@ -258,6 +261,7 @@ impl Scenario {
                 threshold_noise: g.pick(&[0.0, 0.0, 0.2, 0.6]),
                 narrow_weights: g.chance(0.3),
                 weight_palette: g.chance(0.3),
+                small_potentials: g.chance(0.3),
             };
             let seed = if g.chance(0.1) { 0 } else { g.next_u64() as u32 };
             let mut cfg = CoreConfig::empty(seed);
@@ -312,6 +316,12 @@ impl Scenario {
                 n.initial_potential = if style == CoreStyle::Settling {
                     // Between the thresholds: no threshold acts until an input comes.
                     g.range(-(n.negative_threshold as i64), n.threshold as i64 - 1) as i32
+                } else if profile.small_potentials {
+                    match g.below(4) {
+                        0 | 1 => 0,
+                        2 => g.range(-100, 100) as i32,
+                        _ => g.pick(&[-32_768, 32_767]),
+                    }
                 } else {
                     random_potential(&mut g)
                 };
@@ -390,6 +400,9 @@ fn random_dynamics(g: &mut Gen, p: &CoreProfile) -> NeuronParams {
         match g.below(10) {
             0..=3 => g.range(0, 64) as i32,
             4..=6 => g.range(0, 1024) as i32,
+            // Sometimes the largest thresholds under which a core's potentials still fit 16
+            // bits, or the smallest over.
+            7..=8 if g.chance(0.25) => g.pick(&[32_767, 32_768, 32_769]),
             7..=8 => g.range(0, THR_MAX as i64) as i32,
             _ => g.pick(&[0, 1, THR_MAX]),
         }
