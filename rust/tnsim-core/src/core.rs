@@ -876,8 +876,8 @@ impl CoreState {
     }
 
     /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read at random:
-    /// the crossbar rows of the active axons (random lines of an 8 KiB table), the weights, and
-    /// the routes (the spiking neurons' lines are not known yet; all 16 lines cost less than
+    /// the crossbar rows of the active axons (random lines of an 8 KiB table), the weights, the
+    /// first line of the dynamics and the neurons' index into them, and the routes (the spiking neurons' lines are not known yet; all 16 lines cost less than
     /// waiting for about 5 random ones). The potentials are read in order, which the hardware
     /// prefetcher follows by itself; prefetching them too only keeps the CPU's few outstanding
     /// misses busy. A hint only; it changes no result.
@@ -894,6 +894,13 @@ impl CoreState {
             // Every line of the table (coded tables do not start lines).
             let (w, bytes) = tables.weight_bytes(self.weights);
             prefetch_bytes(w, bytes);
+        }
+        // The dynamics are small heap blocks of their own, wherever the heap had room when
+        // the core was built: in a process that allocated much before (Python building the
+        // network), scattered lines of 4 KiB pages, one more miss per core-tick.
+        prefetch_line(self.dynamics.as_ptr().cast());
+        if !self.dynamics_index.is_empty() {
+            prefetch_bytes(self.dynamics_index.as_ptr(), NEURONS);
         }
         let r = tables.routes[self.index as usize].as_ptr().cast::<u8>();
         for line in 0..(NEURONS * 4 / 64) {
