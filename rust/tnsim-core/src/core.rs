@@ -677,12 +677,6 @@ pub struct TickSink {
     pub draws: Vec<u32>,
 }
 
-/// Whether slot `slot` of core `index`'s scheduler holds no spike.
-#[inline(always)]
-fn schedulers_slot_is_empty(ctx: &TickContext<'_>, index: u32, slot: usize) -> bool {
-    ctx.schedulers[index as usize].slot(slot) == [0; 4]
-}
-
 /// Store a narrow core's potentials back in 16 bits after its tick. They fit: they lie in
 /// their neurons' [`crate::potentials::stored_range`], which is inside 16 bits for a core
 /// stored narrow.
@@ -877,8 +871,9 @@ impl CoreState {
 
     /// Ask the CPU to start loading what [`CoreState::tick`] of tick `t` will read at random:
     /// the crossbar rows of the active axons (random lines of an 8 KiB table), the weights, the
-    /// first line of the dynamics and the neurons' index into them, and the routes (the spiking neurons' lines are not known yet; all 16 lines cost less than
-    /// waiting for about 5 random ones). The potentials are read in order, which the hardware
+    /// first line of the dynamics and the neurons' index into them, and the routes (the
+    /// spiking neurons' lines are not known yet; all 16 lines cost less than waiting for about
+    /// 5 random ones). The potentials are read in order, which the hardware
     /// prefetcher follows by itself; prefetching them too only keeps the CPU's few outstanding
     /// misses busy. A hint only; it changes no result.
     #[inline]
@@ -943,7 +938,7 @@ impl CoreState {
     #[inline(always)]
     fn tick_body(&mut self, potentials: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         let slot = (ctx.t % SLOTS as u64) as usize;
-        if ctx.mode == EvalMode::Fast && self.quiet && schedulers_slot_is_empty(ctx, self.index, slot) {
+        if ctx.mode == EvalMode::Fast && self.quiet && ctx.schedulers[self.index as usize].slot(slot) == [0; 4] {
             sink.counters += Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
             return;
         }

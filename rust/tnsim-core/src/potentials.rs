@@ -120,7 +120,7 @@ impl PotentialStore {
         (self.blocks.as_ptr() as usize, std::mem::size_of_val(&self.blocks[..]))
     }
 
-    /// The first block of core `k` (`k` up to the number of cores) and the blocks' table, for
+    /// The table of blocks (a pointer to its first) and where each core's blocks start, for
     /// handing disjoint runs of cores to threads (see [`PotentialsChunk::new`]).
     pub(crate) fn raw_parts(&mut self) -> (*mut NarrowPotentials, &[u32]) {
         (self.blocks.as_mut_ptr(), &self.starts)

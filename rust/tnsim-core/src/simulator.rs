@@ -217,6 +217,7 @@ impl Simulator {
             }
         }
         self.cores.set_potentials(state.cores.iter().map(|snap| snap.potentials));
+        advise_huge_pages(vec![self.cores.potentials.block()]);
         for ((snap, core), sched) in state.cores.iter().zip(&mut self.cores.states).zip(&self.schedulers) {
             core.restore(snap.prng);
             for (slot, words) in snap.scheduler.iter().enumerate() {
