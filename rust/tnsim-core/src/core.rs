@@ -740,10 +740,13 @@ pub struct CoreState {
     /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
     /// when all neurons share `dynamics[0]`).
     dynamics: Vec<Dynamics>,
-    dynamics_index: Vec<u8>,
+    dynamics_index: Box<[u8]>,
     /// The kernel of every deterministic dynamics when `dynamics_index` is in use and their
     /// flags are all the same (their neurons then update lane by lane, vectorised).
     shared_kernel: Option<SharedKernel>,
+    /// Where `dynamics_index` is in use and some neurons draw: what the fast path would
+    /// otherwise work out from their dynamics, neuron by neuron, at every tick.
+    drawing_setup: Option<Box<DrawingSetup>>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
     stochastic: [u64; 4],
     /// The largest |weight| of any neuron of this core (for [`CoreState::integrate_counted`]).
@@ -805,6 +808,8 @@ impl CoreState {
             dynamics_index = Vec::new();
         }
         let shared_kernel = if dynamics_index.is_empty() { None } else { SharedKernel::of(&dynamics) };
+        let drawing_setup = (!dynamics_index.is_empty() && stochastic != [0; 4])
+            .then(|| Box::new(DrawingSetup::of(&dynamics, &dynamics_index, &stochastic)));
         dynamics.shrink_to_fit();
         tables.routes.push(routes);
         let max_abs_weight = cfg.neurons.iter().flat_map(|n| n.weights).map(i32::unsigned_abs).max().unwrap_or(0);
@@ -815,8 +820,9 @@ impl CoreState {
             axon_types,
             weights,
             dynamics,
-            dynamics_index,
+            dynamics_index: dynamics_index.into_boxed_slice(),
             shared_kernel,
+            drawing_setup,
             stochastic,
             max_abs_weight: u16::try_from(max_abs_weight).expect("weights are validated to -255..=255"),
             index,
@@ -837,7 +843,10 @@ impl CoreState {
         std::mem::size_of::<Self>()
             + std::mem::size_of_val(&*self.rows)
             + self.dynamics.capacity() * std::mem::size_of::<Dynamics>()
-            + self.dynamics_index.capacity()
+            + self.dynamics_index.len()
+            + self.drawing_setup.as_ref().map_or(0, |s| {
+                std::mem::size_of::<DrawingSetup>() + s.fire.capacity() * std::mem::size_of::<FireParams>()
+            })
             + std::mem::size_of::<Scheduler>()
     }
 
@@ -1163,29 +1172,27 @@ impl CoreState {
         // The neurons that draw for an event on an axon of each type; each neuron's leak and
         // noise draws; the numbers of its steps 2-6 (looked up once, for neurons of
         // different dynamics).
+        debug_assert_eq!(*drawing, self.stochastic, "the fast path draws for the stochastic neurons");
         let mut by_type = [[0u64; 4]; AXON_TYPES];
-        let mut leak_and_noise = [0u32; NEURONS];
+        let leak_and_noise: [u32; NEURONS];
         // None when all neurons share dynamics[0] (nothing to look up, nothing to fill).
         let mut fire: Option<[FireParams; NEURONS]> = None;
-        let own_draws = |d: &Dynamics| d.stochastic_leak as u32 + (d.mask_bits > 0) as u32;
-        if self.dynamics_index.is_empty() {
-            let d = &self.dynamics[0];
-            for (g, lanes) in by_type.iter_mut().enumerate() {
-                if d.stochastic_weights[g] {
-                    *lanes = *drawing;
-                }
-            }
-            leak_and_noise = [own_draws(d); NEURONS];
-        } else {
-            let fire = fire.insert([FireParams::default(); NEURONS]);
-            for_each_bit!(drawing, |j| {
-                let d = self.dynamics_of(j);
+        match &self.drawing_setup {
+            None => {
+                let d = &self.dynamics[0];
                 for (g, lanes) in by_type.iter_mut().enumerate() {
-                    lanes[j / 64] |= (d.stochastic_weights[g] as u64) << (j % 64);
+                    if d.stochastic_weights[g] {
+                        *lanes = *drawing;
+                    }
                 }
-                leak_and_noise[j] = own_draws(d);
-                fire[j] = FireParams::of(d);
-            });
+                leak_and_noise = [own_draws(d); NEURONS];
+            }
+            Some(setup) => {
+                by_type = setup.by_type;
+                leak_and_noise = setup.leak_and_noise.map(u32::from);
+                let table = &setup.fire[..];
+                fire = Some(std::array::from_fn(|j| table[self.dynamics_index[j] as usize]));
+            }
         }
 
         // Each neuron's first draw: the number of draws of the neurons before it.
@@ -1313,6 +1320,40 @@ fn integrate_axon_drawing<W: Copy + Into<i32>>(
             v[j] = if on { sat(v[j] + add) } else { v[j] };
             cursor[j] += draws_here as u32;
         }
+    }
+}
+
+/// How many draws a neuron with dynamics `d` makes of its own each tick (stochastic leak,
+/// threshold noise), besides those of its synaptic events.
+#[inline(always)]
+fn own_draws(d: &Dynamics) -> u32 {
+    d.stochastic_leak as u32 + (d.mask_bits > 0) as u32
+}
+
+/// What [`CoreState::update_drawing`] needs of the dynamics of a core whose neurons index
+/// several, computed once per core instead of neuron by neuron at every tick.
+#[derive(Debug, Clone)]
+struct DrawingSetup {
+    /// Per axon type, the drawing neurons whose synapses of that type are stochastic.
+    by_type: [[u64; 4]; AXON_TYPES],
+    /// Each drawing neuron's own draws a tick ([`own_draws`]; 0 for the others).
+    leak_and_noise: [u8; NEURONS],
+    /// [`FireParams`] of each distinct dynamics, in the order of `CoreState::dynamics`.
+    fire: Vec<FireParams>,
+}
+
+impl DrawingSetup {
+    fn of(dynamics: &[Dynamics], index: &[u8], drawing: &[u64; 4]) -> Self {
+        let mut by_type = [[0u64; 4]; AXON_TYPES];
+        let mut leak_and_noise = [0u8; NEURONS];
+        for_each_bit!(drawing, |j| {
+            let d = &dynamics[index[j] as usize];
+            for (g, lanes) in by_type.iter_mut().enumerate() {
+                lanes[j / 64] |= (d.stochastic_weights[g] as u64) << (j % 64);
+            }
+            leak_and_noise[j] = own_draws(d) as u8;
+        });
+        Self { by_type, leak_and_noise, fire: dynamics.iter().map(FireParams::of).collect() }
     }
 }
 
