@@ -1359,7 +1359,7 @@ impl DrawingSetup {
 
 /// What [`leak_and_fire_lanes`] reads of a neuron's dynamics: its numbers, and its flags as
 /// bits (`FIRE_*`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct FireParams {
     leak: i32,
     thr: i32,
