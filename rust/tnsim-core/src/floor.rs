@@ -2,9 +2,9 @@
 //!
 //! Per core-tick, the chip workload of `tnsim bench` reads and writes back a core's 256
 //! potentials (16 bits each, as the engine stores them for its neurons: see
-//! [`crate::potentials`]), reads its weights (+-1, coded in 272 bytes as the engine stores them with
-//! AVX-512) and routes, about 5 random rows of its 8 KiB crossbar, and sets about 5 bits in
-//! the schedulers of random cores. [`memory_floor`] makes those accesses
+//! [`crate::potentials`]), reads its weights (+-1, coded in 272 bytes as the engine stores
+//! them with AVX-512) and routes, about 5 random rows of its 8 KiB crossbar, and sets about 5
+//! bits in the schedulers of random cores. [`memory_floor`] makes those accesses
 //! in the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
 //! ahead, deliveries performed one core late, each thread a contiguous run of the cores) but
 //! touches one word per cache line and computes nothing. What it measures is the least time
