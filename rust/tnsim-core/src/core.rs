@@ -374,16 +374,17 @@ impl Cores {
     /// weights are laid out for instruction set `isa` (see [`Cores::set_isa`]).
     pub fn new<'a>(configs: impl Iterator<Item = (u32, u32, &'a CoreConfig)>, isa: Isa) -> Self {
         let mut tables = CoreTables::default();
-        let (mut states, mut initial) = (Vec::new(), Vec::new());
+        let (mut states, mut potentials) = (Vec::new(), PotentialStore::default());
         let coded = Self::codes_weights(isa);
         for (k, (x, y, cfg)) in configs.enumerate() {
             let index = u32::try_from(k).expect("fewer than 2^32 cores");
-            states.push(CoreState::new(index, x, y, cfg, &mut tables, coded));
-            initial.push(std::array::from_fn(|j| cfg.neurons[j].initial_potential));
+            let state = CoreState::new(index, x, y, cfg, &mut tables, coded);
+            potentials.push(std::array::from_fn(|j| cfg.neurons[j].initial_potential), state.potentials_stay_narrow());
+            states.push(state);
         }
         states.shrink_to_fit();
+        potentials.shrink_to_fit();
         tables.shrink_to_fit();
-        let potentials = PotentialStore::new(states.iter().zip(initial).map(|(s, v)| (v, s.potentials_stay_narrow())));
         Self { states, potentials, tables, coded_weights: coded }
     }
 

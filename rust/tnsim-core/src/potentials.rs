@@ -50,31 +50,48 @@ pub enum CorePotentials<'a> {
 }
 
 /// Every core's potentials (see the module documentation).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PotentialStore {
     blocks: Vec<NarrowPotentials>,
     /// Core k's blocks are `starts[k]..starts[k + 1]`: one when narrow, two when wide.
     starts: Vec<u32>,
 }
 
+impl Default for PotentialStore {
+    /// No core yet.
+    fn default() -> Self {
+        Self { blocks: Vec::new(), starts: vec![0] }
+    }
+}
+
 impl PotentialStore {
     /// The potentials `values` of each core, in core order, each stored narrow where the flag
     /// says its dynamics allow it and its values fit 16 bits now.
     pub fn new(cores: impl Iterator<Item = ([i32; NEURONS], bool)>) -> Self {
-        let mut store = Self { blocks: Vec::new(), starts: vec![0] };
+        let mut store = Self::default();
         for (values, narrow_dynamics) in cores {
-            if narrow_dynamics && values.iter().all(|&v| i16::try_from(v).is_ok()) {
-                store.blocks.push(LineAligned(values.map(|v| v as i16)));
-            } else {
-                store.blocks.extend([LineAligned([0; NEURONS]); 2]);
-                let k = store.blocks.len() - 2;
-                *wide(&mut store.blocks[k..]) = LineAligned(values);
-            }
-            store.starts.push(u32::try_from(store.blocks.len()).expect("fewer than 2^31 cores"));
+            store.push(values, narrow_dynamics);
         }
-        store.blocks.shrink_to_fit();
-        store.starts.shrink_to_fit();
+        store.shrink_to_fit();
         store
+    }
+
+    /// Add the next core's potentials `values`, narrow where `narrow_dynamics` says its
+    /// dynamics allow it and its values fit 16 bits now.
+    pub fn push(&mut self, values: [i32; NEURONS], narrow_dynamics: bool) {
+        if narrow_dynamics && values.iter().all(|&v| i16::try_from(v).is_ok()) {
+            self.blocks.push(LineAligned(values.map(|v| v as i16)));
+        } else {
+            self.blocks.extend([LineAligned([0; NEURONS]); 2]);
+            let k = self.blocks.len() - 2;
+            *wide(&mut self.blocks[k..]) = LineAligned(values);
+        }
+        self.starts.push(u32::try_from(self.blocks.len()).expect("fewer than 2^31 cores"));
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.blocks.shrink_to_fit();
+        self.starts.shrink_to_fit();
     }
 
     /// The number of cores.
@@ -279,6 +296,7 @@ mod tests {
     fn cores_are_stored_narrow_only_where_dynamics_and_values_allow() {
         let small: [i32; NEURONS] = std::array::from_fn(|j| j as i32 - 128);
         let large: [i32; NEURONS] = std::array::from_fn(|j| if j == 7 { 40_000 } else { -(j as i32) });
+        assert!(PotentialStore::default().is_empty());
         let mut store = PotentialStore::new([(small, true), (small, false), (large, true), (large, false)].into_iter());
         assert_eq!(store.len(), 4);
         assert_eq!((0..4).map(|k| store.is_narrow(k)).collect::<Vec<_>>(), [true, false, false, false]);
