@@ -1,7 +1,9 @@
 """Shared pytest configuration: hypothesis profiles and the data folder.
 
 Profiles are chosen with the environment variable TNSIM_HYPOTHESIS_PROFILE:
-``dev`` (default, few examples, for a quick local run) or ``ci`` (many examples; .ci/run sets it).
+``dev`` (default, few examples, for a quick local run), ``ci`` (many examples, derandomized so
+that a commit's run is reproducible; .ci/run sets it) or ``stress`` (more examples, new ones each
+run: a local hunt for failures).
 """
 
 import os
@@ -20,6 +22,14 @@ settings.register_profile(
     max_examples=int(os.environ.get("TNSIM_HYPOTHESIS_EXAMPLES", "300")),
     deadline=None,
     derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+# Many new examples each run (not derandomized): for a long local hunt before a change lands.
+settings.register_profile(
+    "stress",
+    max_examples=int(os.environ.get("TNSIM_HYPOTHESIS_EXAMPLES", "2000")),
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )

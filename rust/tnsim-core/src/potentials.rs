@@ -24,14 +24,16 @@ pub type NarrowPotentials = LineAligned<[i16; NEURONS]>;
 /// any tick, whatever it was before; `None` where a step can leave it anywhere (linear reset,
 /// or non-reset without negative saturation). From SPEC.md section 3, steps 4-6, with eta in
 /// 0..=mask:
-/// - no spike: V < alpha + eta <= alpha + mask; then, with negative saturation, V >= -beta;
-///   without it, either V >= -(beta + eta) >= -(beta + mask) or V was reset (normal: -R);
+/// - no spike: V < alpha + eta <= alpha + mask; then, with negative saturation, V >= -beta
+///   (V = -beta where it was clamped, which lies above alpha + mask - 1 when alpha, beta and
+///   mask are all 0); without it, either V >= -(beta + eta) >= -(beta + mask) or V was reset
+///   (normal: -R);
 /// - spike: normal reset V = R; non-reset V >= alpha + eta >= 0, capped at alpha + mask by
 ///   step 6 (as is every non-reset neuron's potential).
 pub fn stored_range(d: &Dynamics) -> Option<(i32, i32)> {
     let (alpha, beta, r, mask) = (d.threshold, d.negative_threshold, d.reset_value, d.mask);
     match (d.reset_mode, d.negative_saturation) {
-        (ResetMode::Normal, true) => Some(((-beta).min(r), (alpha + mask - 1).max(r))),
+        (ResetMode::Normal, true) => Some(((-beta).min(r), (alpha + mask - 1).max(-beta).max(r))),
         (ResetMode::Normal, false) => Some(((-(beta + mask)).min(r).min(-r), (alpha + mask - 1).max(r).max(-r))),
         (ResetMode::NonReset, true) => Some((-beta, alpha + mask)),
         (ResetMode::NonReset, false) | (ResetMode::Linear, _) => None,
@@ -214,7 +216,7 @@ mod tests {
         let threshold = prop_oneof![0..=THR_MAX, 0..=64, 32_700..=32_800, Just(0), Just(THR_MAX)];
         let reset = prop_oneof![-THR_MAX..=THR_MAX, -40..=40, Just(-32_768), Just(32_767), Just(32_768)];
         let mode = prop_oneof![Just(ResetMode::Normal), Just(ResetMode::Linear), Just(ResetMode::NonReset)];
-        (threshold.clone(), threshold, reset, 0..=18u8, mode, any::<bool>()).prop_map(
+        (threshold.clone(), threshold, reset, prop_oneof![0..=18u8, Just(0)], mode, any::<bool>()).prop_map(
             |(threshold, negative_threshold, reset_value, mask_bits, reset_mode, negative_saturation)| Dynamics {
                 leak: 0,
                 threshold,
@@ -275,6 +277,10 @@ mod tests {
             negative_saturation: true,
         };
         assert_eq!(stored_range(&usual), Some((-32_768, 32_767)));
+        // All thresholds 0: a negative potential is clamped up to 0, above alpha + mask - 1.
+        let zero = Dynamics { threshold: 0, negative_threshold: 0, reset_value: -32_768, ..usual };
+        assert_eq!(threshold_and_reset(-1, &zero, 0).0, 0);
+        assert_eq!(stored_range(&zero), Some((-32_768, 0)));
         assert!(stays_narrow(&usual));
         assert!(!stays_narrow(&Dynamics { threshold: 32_769, ..usual }));
         assert!(!stays_narrow(&Dynamics { negative_threshold: 32_769, ..usual }));
