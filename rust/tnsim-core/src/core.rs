@@ -883,14 +883,15 @@ impl CoreState {
     /// the crossbar rows of the active axons (random lines of an 8 KiB table), the weights, the
     /// first line of the dynamics and the neurons' index into them, and the routes (the
     /// spiking neurons' lines are not known yet; all 16 lines cost less than waiting for about
-    /// 5 random ones). The potentials are read in order, which the hardware
-    /// prefetcher follows by itself; prefetching them too only keeps the CPU's few outstanding
-    /// misses busy. A hint only; it changes no result.
+    /// 5 random ones). The potentials are in another table (see
+    /// [`crate::potentials::PotentialsChunk::prefetch`]). Returns whether the core will be
+    /// ticked (false: it is quiet and has no input, and nothing was prefetched). A hint only;
+    /// it changes no result.
     #[inline]
-    pub fn prefetch(&self, t: u64, schedulers: &[Scheduler], tables: &CoreTables) {
+    pub fn prefetch(&self, t: u64, schedulers: &[Scheduler], tables: &CoreTables) -> bool {
         let active = schedulers[self.index as usize].slot((t % SLOTS as u64) as usize);
         if self.quiet && active == [0; 4] {
-            return; // it will be skipped
+            return false; // it will be skipped
         }
         for_each_bit!(active, |i| {
             prefetch_line(self.rows[i].as_ptr().cast());
@@ -911,6 +912,7 @@ impl CoreState {
         for line in 0..(NEURONS * 4 / 64) {
             prefetch_line(r.wrapping_add(line * 64));
         }
+        true
     }
 
     /// Run tick `ctx.t` of this core: take slot `t mod 16` of its scheduler, update all 256

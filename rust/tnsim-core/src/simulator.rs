@@ -568,8 +568,10 @@ impl Simulator {
             let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, tables, isa };
             let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
             let mut queued = Vec::with_capacity(NEURONS);
-            for first in chunk.iter().take(PREFETCH_AHEAD) {
-                first.prefetch(t, schedulers, tables);
+            for (k, first) in chunk.iter().take(PREFETCH_AHEAD).enumerate() {
+                if first.prefetch(t, schedulers, tables) {
+                    potentials.prefetch(k);
+                }
             }
             for k in 0..chunk.len() {
                 if let Some(far) = chunk.get(k + PREFETCH_FIELDS_AHEAD) {
@@ -578,7 +580,9 @@ impl Simulator {
                     schedulers[start + k + PREFETCH_FIELDS_AHEAD].prefetch_slot(slot);
                 }
                 if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
-                    next.prefetch(t, schedulers, tables);
+                    if next.prefetch(t, schedulers, tables) {
+                        potentials.prefetch(k + PREFETCH_AHEAD);
+                    }
                 }
                 chunk[k].tick(potentials.core(k), &ctx, &mut sink);
                 deliver(schedulers, &queued);
