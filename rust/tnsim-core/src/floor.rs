@@ -6,8 +6,8 @@
 //! them with AVX-512) and routes, about 5 random rows of its 8 KiB crossbar, and sets about 5
 //! bits in the schedulers of random cores. [`memory_floor`] makes those accesses
 //! in the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
-//! ahead, deliveries performed one core late, each thread a contiguous run of the cores) but
-//! touches one word per cache line and computes nothing. What it measures is the least time
+//! ahead, the potentials' among them, deliveries performed one core late, each thread a
+//! contiguous run of the cores) but touches one word per cache line and computes nothing. What it measures is the least time
 //! per core-tick that the machine's memory system allows for this work at a given size: the
 //! engine can only come close to it, and a step in it from a size whose state fits in the
 //! last-level cache to one whose state does not is the machine's, not the engine's.
@@ -171,7 +171,11 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
     let (cores, end) = (s.crossbars.len(), first + potentials.len());
     let mut queued: Vec<(usize, usize)> = Vec::with_capacity(PER_TICK);
     let mut sum = 0u64;
+    let potential_lines = potentials.as_ptr().cast::<u8>();
     let ahead = |c: usize| {
+        for line in 0..std::mem::size_of::<Potentials>() / LINE {
+            prefetch_line(potential_lines.wrapping_add((c - first) * std::mem::size_of::<Potentials>() + line * LINE));
+        }
         let r = draws(c, t)[0];
         for k in 0..PER_TICK {
             prefetch(&s.crossbars[c][byte(r, k)]);
