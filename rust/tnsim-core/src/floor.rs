@@ -7,10 +7,11 @@
 //! bits in the schedulers of random cores. [`memory_floor`] makes those accesses
 //! in the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
 //! ahead, the potentials' among them, deliveries performed one core late, each thread a
-//! contiguous run of the cores) but touches one word per cache line and computes nothing. What it measures is the least time
-//! per core-tick that the machine's memory system allows for this work at a given size: the
-//! engine can only come close to it, and a step in it from a size whose state fits in the
-//! last-level cache to one whose state does not is the machine's, not the engine's.
+//! contiguous run of the cores) but touches one word per cache line and computes nothing.
+//! What it measures is the least time per core-tick that the machine's memory system allows
+//! for this work at a given size: the engine can only come close to it, and a step in it from
+//! a size whose state fits in the last-level cache to one whose state does not is the
+//! machine's, not the engine's.
 //! `tnsim bench` prints it next to the engine's time at each size;
 //! `cargo run --release -p tnsim-core --example memory_floor` prints it alone.
 
