@@ -691,7 +691,7 @@ fn narrow_into(v: &Potentials, stored: &mut NarrowPotentials) {
 
 /// Prefetch every cache line of the `len` bytes from `start` (which need not start a line).
 #[inline(always)]
-fn prefetch_bytes(start: *const u8, len: usize) {
+pub(crate) fn prefetch_bytes(start: *const u8, len: usize) {
     let first = start.wrapping_sub(start as usize % 64);
     for line in 0..(start as usize % 64 + len).div_ceil(64) {
         prefetch_line(first.wrapping_add(line * 64));
@@ -908,10 +908,8 @@ impl CoreState {
         if !self.dynamics_index.is_empty() {
             prefetch_bytes(self.dynamics_index.as_ptr(), NEURONS);
         }
-        let r = tables.routes[self.index as usize].as_ptr().cast::<u8>();
-        for line in 0..(NEURONS * 4 / 64) {
-            prefetch_line(r.wrapping_add(line * 64));
-        }
+        let routes = &tables.routes[self.index as usize];
+        prefetch_bytes(routes.as_ptr().cast(), std::mem::size_of_val(routes));
         true
     }
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::core::{prefetch_line, LineAligned};
+use crate::core::{prefetch_bytes, prefetch_line, LineAligned};
 use crate::error::{Error, Result};
 use crate::pages::advise_huge_pages;
 use crate::params::{CHIP_SIDE, NEURONS};
@@ -174,9 +174,8 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
     let mut sum = 0u64;
     let potential_lines = potentials.as_ptr().cast::<u8>();
     let ahead = |c: usize| {
-        for line in 0..std::mem::size_of::<Potentials>() / LINE {
-            prefetch_line(potential_lines.wrapping_add((c - first) * std::mem::size_of::<Potentials>() + line * LINE));
-        }
+        let size = std::mem::size_of::<Potentials>();
+        prefetch_bytes(potential_lines.wrapping_add((c - first) * size), size);
         let r = draws(c, t)[0];
         for k in 0..PER_TICK {
             prefetch(&s.crossbars[c][byte(r, k)]);

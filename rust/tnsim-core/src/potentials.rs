@@ -14,7 +14,7 @@
 //! All cores' potentials are one table of 512-byte blocks in core order (a narrow core takes
 //! one block, a wide core two), so that a tick still reads them as one stream.
 
-use crate::core::{prefetch_line, Dynamics, LineAligned, Potentials};
+use crate::core::{prefetch_bytes, Dynamics, LineAligned, Potentials};
 use crate::params::{ResetMode, NEURONS};
 
 /// 512 bytes: a narrow core's 256 potentials, or half of a wide core's.
@@ -91,6 +91,7 @@ impl PotentialStore {
         self.starts.push(u32::try_from(self.blocks.len()).expect("fewer than 2^31 cores"));
     }
 
+    /// Give back the spare capacity of the tables.
     pub fn shrink_to_fit(&mut self) {
         self.blocks.shrink_to_fit();
         self.starts.shrink_to_fit();
@@ -112,7 +113,7 @@ impl PotentialStore {
 
     /// Core `k`'s potentials.
     pub fn get(&self, k: usize) -> [i32; NEURONS] {
-        let blocks = &self.blocks[self.starts[k] as usize..self.starts[k + 1] as usize];
+        let blocks = &self.blocks[blocks_of(&self.starts, k)];
         match blocks {
             [narrow] => narrow.0.map(i32::from),
             _ => {
@@ -174,11 +175,8 @@ impl<'a> PotentialsChunk<'a> {
     /// table is out of the last-level cache. A hint only; it changes no result.
     #[inline(always)]
     pub fn prefetch(&self, k: usize) {
-        let (from, to) = ((self.starts[k] - self.starts[0]) as usize, (self.starts[k + 1] - self.starts[0]) as usize);
-        let first = self.blocks[from..to].as_ptr().cast::<u8>();
-        for line in 0..std::mem::size_of_val(&self.blocks[from..to]) / 64 {
-            prefetch_line(first.wrapping_add(line * 64));
-        }
+        let blocks = &self.blocks[blocks_of(self.starts, k)];
+        prefetch_bytes(blocks.as_ptr().cast(), std::mem::size_of_val(blocks));
     }
 
     /// The potentials of the run's core `k`.
@@ -192,12 +190,17 @@ impl<'a> PotentialsChunk<'a> {
 /// `starts` (see [`PotentialStore`]).
 #[inline(always)]
 fn core_of<'b>(blocks: &'b mut [NarrowPotentials], starts: &[u32], k: usize) -> CorePotentials<'b> {
-    let (from, to) = ((starts[k] - starts[0]) as usize, (starts[k + 1] - starts[0]) as usize);
-    if to - from == 1 {
-        CorePotentials::Narrow(&mut blocks[from])
-    } else {
-        CorePotentials::Wide(wide(&mut blocks[from..to]))
+    match &mut blocks[blocks_of(starts, k)] {
+        [narrow] => CorePotentials::Narrow(narrow),
+        two => CorePotentials::Wide(wide(two)),
     }
+}
+
+/// Where core `k`'s blocks lie among blocks that begin with the first block of core 0 of
+/// `starts`.
+#[inline(always)]
+fn blocks_of(starts: &[u32], k: usize) -> std::ops::Range<usize> {
+    (starts[k] - starts[0]) as usize..(starts[k + 1] - starts[0]) as usize
 }
 
 /// Two consecutive blocks as one wide core's 32-bit potentials.
