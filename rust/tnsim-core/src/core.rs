@@ -1275,10 +1275,10 @@ fn integrate_axon<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], lanes: &[u64; 4],
 /// `draws` must not be empty.
 #[inline(always)]
 fn draw_at(draws: &[u32], n: u32) -> u32 {
-    let p = draw_position(n).min(draws.len() as u32 - 1) as usize;
+    let p = draw_position(n).min(draws.len() as u32 - 1) as i32 as isize;
     // SAFETY: p < draws.len() by the clamp (a bounds check would keep the loops that call
     // this from vectorising).
-    unsafe { *draws.get_unchecked(p) }
+    unsafe { *draws.as_ptr().offset(p) }
 }
 
 /// `n[j] += 1` for every neuron j whose bit is set in `lanes`, branch-free.
