@@ -1412,13 +1412,18 @@ fn leak_and_fire_lanes(
 ) {
     // Each neuron's leak draw, then its threshold noise's (mask is 0 when there is none),
     // gathered first: with the gathers in it, the arithmetic loop below did not vectorise.
+    // Most networks have no threshold noise: their noise draws (all 0) are not gathered.
     let mut rhos = [0i32; NEURONS];
     let mut etas = [0i32; NEURONS];
     for j in 0..NEURONS {
-        let p = params(j);
-        let leak_draws = (p.flags & FIRE_STOCHASTIC_LEAK != 0) as u32;
         rhos[j] = (draw_at(draws, cursor[j]) & 0xFF) as i32;
-        etas[j] = (draw_at(draws, cursor[j] + leak_draws) & 0x3_FFFF) as i32 & p.mask;
+    }
+    if (0..NEURONS).any(|j| params(j).mask != 0) {
+        for j in 0..NEURONS {
+            let p = params(j);
+            let leak_draws = (p.flags & FIRE_STOCHASTIC_LEAK != 0) as u32;
+            etas[j] = (draw_at(draws, cursor[j] + leak_draws) & 0x3_FFFF) as i32 & p.mask;
+        }
     }
     let mut fired = [0u8; NEURONS];
     for j in 0..NEURONS {
