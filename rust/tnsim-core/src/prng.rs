@@ -45,7 +45,9 @@ impl Xorshift32 {
     /// Why: a chain of `next_u32` calls costs six dependent operations per state, and a tick
     /// of stochastic neurons needs about a thousand. xorshift is linear over GF(2), so the
     /// state m steps after s is a fixed linear map of s (applied by tables); with it a block
-    /// runs 16 chains side by side (lane k from state 16 k of the block), which vectorise.
+    /// runs 16 chains side by side (lane k from state 16 k of the block), which vectorise, and
+    /// [`BLOCKS_AT_ONCE`] blocks run side by side, so that their chains fill the vector units
+    /// instead of waiting on each other's latency.
     #[inline(always)]
     pub fn fill_draws(&mut self, n: usize, out: &mut Vec<u32>) {
         // Every element is written below: resize only writes the ones it adds.
@@ -57,20 +59,59 @@ impl Xorshift32 {
         for k in 1..LANES {
             starts[k] = jump(&JUMP_16, starts[k - 1]);
         }
-        for block in out.chunks_exact_mut(DRAW_BLOCK) {
-            let mut lanes = starts;
-            for step in block.chunks_exact_mut(LANES) {
-                for (lane, value) in lanes.iter_mut().zip(step.iter_mut()) {
-                    *lane = next_state(*lane);
-                    *value = *lane;
-                }
-            }
-            starts = starts.map(|x| jump(&JUMP_256, x));
+        let mut groups = out.chunks_exact_mut(BLOCKS_AT_ONCE * DRAW_BLOCK);
+        for group in &mut groups {
+            starts = fill_blocks::<BLOCKS_AT_ONCE>(starts, group);
+        }
+        let rest = groups.into_remainder();
+        match rest.len() / DRAW_BLOCK {
+            0 => {}
+            1 => _ = fill_blocks::<1>(starts, rest),
+            2 => _ = fill_blocks::<2>(starts, rest),
+            _ => _ = fill_blocks::<3>(starts, rest),
         }
         if n > 0 {
             self.state = out[draw_position(n as u32 - 1) as usize];
         }
     }
+}
+
+/// Blocks of [`Xorshift32::fill_draws`] generated side by side.
+const BLOCKS_AT_ONCE: usize = 4;
+
+/// Fill `G` consecutive blocks (`out`, `G` blocks long) whose first block's lanes start at
+/// `first`; returns the lane starts of the block after them.
+#[inline(always)]
+fn fill_blocks<const G: usize>(first: [u32; LANES], out: &mut [u32]) -> [u32; LANES] {
+    let (blocks, rest) = out.as_chunks_mut::<DRAW_BLOCK>();
+    assert!(blocks.len() == G && rest.is_empty(), "{G} whole blocks");
+    // The jumps are plain loops, not `map` (whose closure was not inlined here), and each
+    // step is one whole-array `advance`: written as nested loops over blocks and lanes, or
+    // with `map`, the steps compiled to scalar code on lanes kept in memory.
+    let mut lanes = [first; G];
+    for g in 1..G {
+        let before = lanes[g - 1];
+        for (lane, &x) in lanes[g].iter_mut().zip(&before) {
+            *lane = jump(&JUMP_256, x);
+        }
+    }
+    let mut after = [0u32; LANES];
+    for (lane, &x) in after.iter_mut().zip(&lanes[G - 1]) {
+        *lane = jump(&JUMP_256, x);
+    }
+    for step in 0..LANES {
+        for g in 0..G {
+            lanes[g] = advance(lanes[g]);
+            blocks[g][step * LANES..(step + 1) * LANES].copy_from_slice(&lanes[g]);
+        }
+    }
+    after
+}
+
+/// Every lane one step on (one vector operation per xorshift step).
+#[inline(always)]
+fn advance(lanes: [u32; LANES]) -> [u32; LANES] {
+    std::array::from_fn(|l| next_state(lanes[l]))
 }
 
 /// States per block of [`Xorshift32::fill_draws`].
@@ -143,7 +184,7 @@ mod tests {
     #[test]
     fn filled_draws_are_the_sequence_and_leave_the_generator_where_it_would_be() {
         for seed in [1, 0xDEAD_BEEF, 0x8000_0000, u32::MAX] {
-            for n in [0, 1, 15, 16, 17, 255, 256, 257, 1000, 2048] {
+            for n in [0, 1, 15, 16, 17, 255, 256, 257, 513, 769, 1000, 1024, 1025, 2048, 2305, 4352] {
                 let (mut serial, mut blocked) = (Xorshift32::new(seed), Xorshift32::new(seed));
                 let mut out = vec![7; 3];
                 blocked.fill_draws(n, &mut out);
