@@ -1275,9 +1275,13 @@ fn integrate_axon<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], lanes: &[u64; 4],
 /// `draws` must not be empty.
 #[inline(always)]
 fn draw_at(draws: &[u32], n: u32) -> u32 {
+    // A tick draws at most 256 * (256 + 2) numbers, so positions fit an i32; sign-extended
+    // from one (not zero-extended from a u32), they let the lane loops gather 16 draws with
+    // one 32-bit-index gather instead of two 64-bit-index ones.
+    debug_assert!(draws.len() <= i32::MAX as usize);
     let p = draw_position(n).min(draws.len() as u32 - 1) as i32 as isize;
-    // SAFETY: p < draws.len() by the clamp (a bounds check would keep the loops that call
-    // this from vectorising).
+    // SAFETY: 0 <= p < draws.len() by the clamp and the bound above (a bounds check would keep
+    // the loops that call this from vectorising).
     unsafe { *draws.as_ptr().offset(p) }
 }
 
