@@ -116,6 +116,20 @@ def test_chip_workload_in_a_block_and_far_targets_within_a_routes_reach():
         assert far.min() == max(0, at - 256) and far.max() == min(511, at + 255)
 
 
+def test_chip_workload_spreads_thresholds_into_dynamics_of_their_own():
+    net = bench.chip_workload((1, 1), block=2, stochastic=True, threshold_spread=4)
+    for xy in net.coordinates():
+        thresholds = np.asarray(net.core(xy).neurons.threshold)
+        assert set(np.unique(thresholds)) == set(range(21, 30)), xy  # 25 +- 4: nine dynamics
+    plain = bench.chip_workload((1, 1), block=2, stochastic=True)
+    assert all(np.all(np.asarray(plain.core(xy).neurons.threshold) == 25) for xy in plain.coordinates())
+    res = tnsim.Simulator(net).run(5)
+    assert res.counter_totals()["neuron_updates"] == 5 * 4 * 256
+    for bad in (-1, 25):
+        with pytest.raises(ValueError, match="threshold_spread"):
+            bench.chip_workload((1, 1), block=2, threshold_spread=bad)
+
+
 def test_bench_refuses_a_report_path_it_cannot_write_before_measuring(tmp_path):
     for path, what in [(tmp_path / "missing" / "b.json", "does not exist"), (tmp_path, "is a folder")]:
         with pytest.raises(tnsim.InputError, match=what):

@@ -14,7 +14,8 @@ since the machine may be shared and noisy. The workloads:
 - ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
   close to nothing.
 - ``stochastic``: the chip workload with stochastic leak and synapses on every neuron (every
-  neuron draws from its core's one PRNG, in SPEC order).
+  neuron draws from its core's one PRNG, in SPEC order); and the same with each neuron's
+  threshold one of nine, so that a core's neurons have dynamics of their own.
 - ``reference``: the engine against the plain NumPy reference on the same small network.
 - ``memory floor``: at each scale size, the engine's memory accesses per core-tick in its own
   layout without any arithmetic (``tnsim_core::floor``): the least time this machine's memory
@@ -53,7 +54,7 @@ PEERS_US_PER_CORE_TICK = {
 def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: float = 0.5,
                   period: int = 50, stochastic: bool = False,
                   active_cores: Optional[int] = None, cross_chip: float = 0.05,
-                  block: Optional[int] = None) -> Network:
+                  block: Optional[int] = None, threshold_spread: int = 0) -> Network:
     """The benchmark network (see the module docstring).
 
     Each neuron leaks +1 a tick towards a threshold of ``period`` (so it fires about once every
@@ -71,7 +72,14 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
     With ``block``, only a ``block`` x ``block`` square of cores of one chip, each neuron
     targeting a random core of the square: the same work per core in a network small enough
     for the CPU's private caches (256 cores: 2.9 MB of state).
+
+    With ``threshold_spread`` s, each driven neuron's threshold is its usual value plus a
+    random integer in -s..=s, so that a core's neurons have up to 2 s + 1 distinct dynamics
+    (the engine's per-neuron paths instead of one set of dynamics per core).
     """
+    if not 0 <= threshold_spread < period // 2:
+        raise ValueError(f"chip_workload: threshold_spread = {threshold_spread}; it must be 0..{period // 2 - 1} "
+                         f"(thresholds stay positive for period = {period})")
     rng = np.random.default_rng(seed)
     gx, gy = 64 * chips[0], 64 * chips[1]
     if block is not None:
@@ -104,7 +112,8 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
             stochastic_weights=stochastic,
             leak=(1 if not stochastic else 128) if is_driven else 0,
             stochastic_leak=stochastic,
-            threshold=period if not stochastic else period // 2,
+            threshold=(period if not stochastic else period // 2)
+            + (rng.integers(-threshold_spread, threshold_spread + 1, n) if is_driven and threshold_spread else 0),
             negative_threshold=period,
             initial_potential=rng.integers(0, period, n) if is_driven else 0,
             target_dx=tx - x,
@@ -369,6 +378,8 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print, larg
 
     log("building the stochastic workload...")
     rows.append(measure("chip stochastic", chip_workload((1, 1), stochastic=True), ticks // 4, threads))
+    rows.append(measure("chip stochastic 9 dynamics", chip_workload((1, 1), stochastic=True, threshold_spread=4),
+                        ticks // 4, threads))
 
     log("building the quiet workload (64 of 4096 cores driven)...")
     # A mostly idle chip runs some 10,000 ticks a second: five times the ticks, for a measurable time.
