@@ -901,12 +901,16 @@ impl CoreState {
             let (w, bytes) = tables.weight_bytes(self.weights);
             prefetch_bytes(w, bytes);
         }
-        // The dynamics are small heap blocks of their own, wherever the heap had room when
-        // the core was built: in a process that allocated much before (Python building the
-        // network), scattered lines of 4 KiB pages, one more miss per core-tick.
-        prefetch_line(self.dynamics.as_ptr().cast());
+        // The dynamics (all of them: a core with dynamics per neuron reads every entry) and
+        // a drawing core's setup are small heap blocks of their own, wherever the heap had room
+        // when the core was built: in a process that allocated much before (Python building the
+        // network), scattered lines of 4 KiB pages, one more miss per core-tick each.
+        prefetch_bytes(self.dynamics.as_ptr().cast(), std::mem::size_of_val(&self.dynamics[..]));
         if !self.dynamics_index.is_empty() {
             prefetch_bytes(self.dynamics_index.as_ptr(), NEURONS);
+        }
+        if let Some(setup) = &self.drawing_setup {
+            prefetch_bytes((&**setup as *const DrawingSetup).cast(), std::mem::size_of::<DrawingSetup>());
         }
         let routes = &tables.routes[self.index as usize];
         prefetch_bytes(routes.as_ptr().cast(), std::mem::size_of_val(routes));
