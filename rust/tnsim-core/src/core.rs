@@ -298,6 +298,10 @@ impl WeightsRef<'_> {
 /// docs/performance-history.md, "Tables by core".)
 #[derive(Debug, Clone, Default)]
 pub struct CoreTables {
+    /// Each core's crossbar: `rows[k][i]` has bit j set when axon i of core k connects to
+    /// neuron j. In one table rather than a heap block per core, so that where the rows lie
+    /// does not depend on what the process allocated before.
+    rows: Vec<LineAligned<[[u64; 4]; AXONS]>>,
     /// Each neuron's target, packed (see [`Route::pack`]); indexed by core.
     routes: Vec<LineAligned<[u32; NEURONS]>>,
     /// Weights of the cores whose weights take few values (see [`CodedWeights`]), in core order.
@@ -332,6 +336,7 @@ impl CoreTables {
     }
 
     fn shrink_to_fit(&mut self) {
+        self.rows.shrink_to_fit();
         self.routes.shrink_to_fit();
         self.coded.shrink_to_fit();
         self.narrow.shrink_to_fit();
@@ -340,6 +345,7 @@ impl CoreTables {
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
+            + self.rows.capacity() * std::mem::size_of::<LineAligned<[[u64; 4]; AXONS]>>()
             + self.routes.capacity() * std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
             + self.coded.capacity() * std::mem::size_of::<CodedWeights>()
             + self.narrow.capacity() * std::mem::size_of::<NarrowWeights>()
@@ -347,8 +353,9 @@ impl CoreTables {
     }
 
     /// The tables as heap blocks (address, bytes).
-    fn blocks(&self) -> [(usize, usize); 4] {
+    fn blocks(&self) -> [(usize, usize); 5] {
         [
+            (self.rows.as_ptr() as usize, std::mem::size_of_val(&self.rows[..])),
             (self.routes.as_ptr() as usize, std::mem::size_of_val(&self.routes[..])),
             (self.coded.as_ptr() as usize, std::mem::size_of_val(&self.coded[..])),
             (self.narrow.as_ptr() as usize, std::mem::size_of_val(&self.narrow[..])),
@@ -414,14 +421,16 @@ impl Cores {
         }
         self.coded_weights = coded;
         let (old_coded, old_narrow) = (std::mem::take(&mut self.tables.coded), std::mem::take(&mut self.tables.narrow));
+        let rows = &self.tables.rows;
         for state in &mut self.states {
             let table = match state.weights {
                 WeightsAt::Coded(k) => old_coded[k as usize].expanded(Isa::Baseline),
                 WeightsAt::Narrow(k) => old_narrow[k as usize],
                 WeightsAt::Wide(_) => continue,
             };
-            let recoded =
-                coded.then(|| CodedWeights::of(&state.rows, |i| state.axon_type(i), |j, g| table[g][j] as i32));
+            let recoded = coded.then(|| {
+                CodedWeights::of(&rows[state.index as usize], |i| state.axon_type(i), |j, g| table[g][j] as i32)
+            });
             state.weights = match recoded.flatten() {
                 Some(c) => {
                     self.tables.coded.push(c);
@@ -452,12 +461,10 @@ impl Cores {
             + self.tables.memory_bytes()
     }
 
-    /// The heap blocks (address, bytes) that a tick reads: every core's crossbar rows, the
-    /// core states, the potentials and the tables (see [`crate::pages`]).
+    /// The heap blocks (address, bytes) that a tick reads: the core states, the potentials and
+    /// the tables, crossbar rows among them (see [`crate::pages`]).
     pub(crate) fn hot_blocks(&self) -> Vec<(usize, usize)> {
-        let mut blocks: Vec<(usize, usize)> =
-            self.states.iter().map(|c| (c.rows.as_ptr() as usize, std::mem::size_of_val(&*c.rows))).collect();
-        blocks.push(self.potentials.block());
+        let mut blocks = vec![self.potentials.block()];
         blocks.push((self.states.as_ptr() as usize, std::mem::size_of_val(&self.states[..])));
         blocks.extend(self.tables.blocks());
         blocks
@@ -727,21 +734,83 @@ fn bit(words: &[u64; 4], i: usize) -> bool {
     words[i / 64] >> (i % 64) & 1 == 1
 }
 
-/// A core while it runs (its potentials and its read-only per-neuron arrays are kept in
-/// tables ordered by core: see [`Cores`]).
+/// A core's distinct neuron dynamics: one, the usual case, kept in the core's own state (a
+/// heap block of its own would lie wherever the heap had room when the core was built, and
+/// cost a miss and a page walk per core-tick), or several on the heap.
 #[derive(Debug, Clone)]
+enum DynamicsTable {
+    One(Dynamics),
+    Many(Box<[Dynamics]>),
+}
+
+impl DynamicsTable {
+    fn of(mut table: Vec<Dynamics>) -> Self {
+        match table.len() {
+            1 => Self::One(table.pop().expect("one")),
+            _ => Self::Many(table.into_boxed_slice()),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::One(_) => 0,
+            Self::Many(table) => std::mem::size_of_val(&table[..]),
+        }
+    }
+}
+
+impl Deref for DynamicsTable {
+    type Target = [Dynamics];
+
+    #[inline(always)]
+    fn deref(&self) -> &[Dynamics] {
+        match self {
+            Self::One(d) => std::slice::from_ref(d),
+            Self::Many(table) => table,
+        }
+    }
+}
+
+/// Each neuron's index into its core's [`DynamicsTable`], or nothing (an empty slice) when
+/// the core has one dynamics. A thin pointer, so that a core's own state fits three lines.
+#[derive(Debug, Clone, Default)]
+struct DynamicsIndex(Option<Box<[u8; NEURONS]>>);
+
+impl DynamicsIndex {
+    /// From an index that is empty (one dynamics) or has an entry per neuron.
+    fn of(index: Vec<u8>) -> Self {
+        debug_assert!(index.is_empty() || index.len() == NEURONS);
+        Self(index.try_into().ok().map(Box::new))
+    }
+}
+
+impl Deref for DynamicsIndex {
+    type Target = [u8];
+
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Some(index) => &index[..],
+            None => &[],
+        }
+    }
+}
+
+/// A core while it runs (its potentials and its read-only per-neuron arrays, crossbar rows
+/// among them, are kept in tables ordered by core: see [`Cores`]). Three cache lines, aligned,
+/// which [`CoreState::prefetch_fields`] brings in (unaligned, most cores straddled four).
+#[derive(Debug, Clone)]
+#[repr(align(64))]
 pub struct CoreState {
     pub x: u32,
     pub y: u32,
-    /// `rows[i]`: bit j set when axon i connects to neuron j.
-    rows: Box<LineAligned<[[u64; 4]; AXONS]>>,
     /// Axon types, 2 bits each (see [`type_of`]).
     axon_types: [u64; AXONS / 32],
     weights: WeightsAt,
     /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
     /// when all neurons share `dynamics[0]`).
-    dynamics: Vec<Dynamics>,
-    dynamics_index: Box<[u8]>,
+    dynamics: DynamicsTable,
+    dynamics_index: DynamicsIndex,
     /// The kernel of every deterministic dynamics when `dynamics_index` is in use and their
     /// flags are all the same (their neurons then update lane by lane, vectorised).
     shared_kernel: Option<SharedKernel>,
@@ -760,11 +829,13 @@ pub struct CoreState {
     quiet: bool,
 }
 
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<CoreState>() == 3 * 64, "a core's own state is three lines");
+
 impl CoreState {
     /// The state of core `index` (the next of `tables`, which receives its routes and weights).
     fn new(index: u32, x: u32, y: u32, cfg: &CoreConfig, tables: &mut CoreTables, coded: bool) -> Self {
         debug_assert_eq!(tables.routes.len(), index as usize, "cores are added in index order");
-        let rows = Box::new(LineAligned(*cfg.rows));
         let mut axon_types = [0u64; AXONS / 32];
         for (i, &t) in cfg.axon_types.iter().enumerate() {
             axon_types[i / 32] |= (t as u64) << (2 * (i % 32));
@@ -811,17 +882,17 @@ impl CoreState {
         let shared_kernel = if dynamics_index.is_empty() { None } else { SharedKernel::of(&dynamics) };
         let drawing_setup = (!dynamics_index.is_empty() && stochastic != [0; 4])
             .then(|| Box::new(DrawingSetup::of(&dynamics, &dynamics_index, &stochastic)));
-        dynamics.shrink_to_fit();
+        let dynamics = DynamicsTable::of(dynamics);
         tables.routes.push(routes);
+        tables.rows.push(LineAligned(*cfg.rows));
         let max_abs_weight = cfg.neurons.iter().flat_map(|n| n.weights).map(i32::unsigned_abs).max().unwrap_or(0);
         Self {
             x,
             y,
-            rows,
             axon_types,
             weights,
             dynamics,
-            dynamics_index: dynamics_index.into_boxed_slice(),
+            dynamics_index: DynamicsIndex::of(dynamics_index),
             shared_kernel,
             drawing_setup,
             stochastic,
@@ -842,8 +913,7 @@ impl CoreState {
     /// scheduler; not its share of the tables, see [`Cores::memory_bytes`]), for reports.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + std::mem::size_of_val(&*self.rows)
-            + self.dynamics.capacity() * std::mem::size_of::<Dynamics>()
+            + self.dynamics.heap_bytes()
             + self.dynamics_index.len()
             + self.drawing_setup.as_ref().map_or(0, |s| {
                 std::mem::size_of::<DrawingSetup>() + s.fire.capacity() * std::mem::size_of::<FireParams>()
@@ -894,18 +964,21 @@ impl CoreState {
             return false; // it will be skipped
         }
         for_each_bit!(active, |i| {
-            prefetch_line(self.rows[i].as_ptr().cast());
+            prefetch_line(tables.rows[self.index as usize][i].as_ptr().cast());
         });
         if active != [0; 4] {
             // Every line of the table (coded tables do not start lines).
             let (w, bytes) = tables.weight_bytes(self.weights);
             prefetch_bytes(w, bytes);
         }
-        // The dynamics (all of them: a core with dynamics per neuron reads every entry) and
-        // a drawing core's setup are small heap blocks of their own, wherever the heap had room
-        // when the core was built: in a process that allocated much before (Python building the
-        // network), scattered lines of 4 KiB pages, one more miss per core-tick each.
-        prefetch_bytes(self.dynamics.as_ptr().cast(), std::mem::size_of_val(&self.dynamics[..]));
+        // A core with dynamics per neuron keeps them, their index and (when some draw) its
+        // setup in small heap blocks of their own, wherever the heap had room when the core was
+        // built: in a process that allocated much before (Python building the network),
+        // scattered lines of 4 KiB pages, one more miss per core-tick each. (A core of one
+        // dynamics keeps it in its own state.)
+        if let DynamicsTable::Many(table) = &self.dynamics {
+            prefetch_bytes(table.as_ptr().cast(), std::mem::size_of_val(&table[..]));
+        }
         if !self.dynamics_index.is_empty() {
             prefetch_bytes(self.dynamics_index.as_ptr(), NEURONS);
         }
@@ -972,6 +1045,7 @@ impl CoreState {
         let TickContext { t, record_spikes, mode, lookup, schedulers, tables, .. } = *ctx;
         let slot = (t % SLOTS as u64) as usize;
         let active = schedulers[self.index as usize].take(slot);
+        let rows = &tables.rows[self.index as usize];
         let mut c = Counters { neuron_updates: NEURONS as u64, ..Counters::default() };
         let no_input = (active[0] | active[1] | active[2] | active[3]) == 0;
         // Coded weights are expanded on the stack (only theirs: the slot stays unwritten for
@@ -987,7 +1061,7 @@ impl CoreState {
 
         // Synaptic events of all neurons: every connection of every active axon.
         for_each_bit!(active, |i| {
-            let r = &self.rows[i];
+            let r = &rows[i];
             c.synaptic_events += (r[0].count_ones() + r[1].count_ones() + r[2].count_ones() + r[3].count_ones()) as u64;
         });
 
@@ -999,10 +1073,11 @@ impl CoreState {
         if !sequential_all && seq_mask != [!0u64; 4] {
             // Deterministic neurons, all at once.
             let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
-            let counted = ctx.isa >= Isa::Avx2 && self.integrate_counted(potentials, &active, &det, weights, ctx.isa);
+            let counted =
+                ctx.isa >= Isa::Avx2 && self.integrate_counted(potentials, rows, &active, &det, weights, ctx.isa);
             if !counted {
                 for_each_bit!(active, |i| {
-                    let (r, g) = (&self.rows[i], self.axon_type(i));
+                    let (r, g) = (&rows[i], self.axon_type(i));
                     let lanes = [r[0] & det[0], r[1] & det[1], r[2] & det[2], r[3] & det[3]];
                     match weights {
                         WeightsRef::Narrow(w) => integrate_axon(potentials, &lanes, &w[g]),
@@ -1035,7 +1110,7 @@ impl CoreState {
             // (work in proportion to the events, not to axons x neurons).
             let mut events = [[0u64; 4]; NEURONS];
             for_each_bit!(active, |i| {
-                let r = &self.rows[i];
+                let r = &rows[i];
                 let connected = [r[0] & seq_mask[0], r[1] & seq_mask[1], r[2] & seq_mask[2], r[3] & seq_mask[3]];
                 for_each_bit!(connected, |j| {
                     events[j][i / 64] |= 1 << (i % 64);
@@ -1055,8 +1130,16 @@ impl CoreState {
             changed |= prng != self.prng;
             self.prng = prng;
         } else if seq_mask != [0; 4] {
-            changed |=
-                self.update_drawing(potentials, &active, weights, &seq_mask, &mut spikes, &mut c, &mut sink.draws);
+            changed |= self.update_drawing(
+                potentials,
+                rows,
+                &active,
+                weights,
+                &seq_mask,
+                &mut spikes,
+                &mut c,
+                &mut sink.draws,
+            );
         }
 
         // Send the spikes, in neuron order: to a host port now; to an axon by prefetching the
@@ -1107,6 +1190,7 @@ impl CoreState {
     fn integrate_counted(
         &self,
         v: &mut [i32; NEURONS],
+        rows: &[[u64; 4]; AXONS],
         active: &[u64; 4],
         det: &[u64; 4],
         weights: WeightsRef<'_>,
@@ -1139,9 +1223,9 @@ impl CoreState {
             // clamped by `Isa::supported`) when the CPU has those instructions.
             unsafe {
                 if isa == Isa::Avx512 {
-                    count_rows_avx512(&self.rows, axons, det, &mut counts)
+                    count_rows_avx512(rows, axons, det, &mut counts)
                 } else {
-                    count_rows_avx2(&self.rows, axons, det, &mut counts)
+                    count_rows_avx2(rows, axons, det, &mut counts)
                 }
             };
             match weights {
@@ -1167,6 +1251,7 @@ impl CoreState {
     fn update_drawing(
         &mut self,
         v: &mut [i32; NEURONS],
+        rows: &[[u64; 4]; AXONS],
         active: &[u64; 4],
         weights: WeightsRef<'_>,
         drawing: &[u64; 4],
@@ -1203,7 +1288,7 @@ impl CoreState {
         // Each neuron's first draw: the number of draws of the neurons before it.
         let mut cursor = leak_and_noise;
         for_each_bit!(active, |i| {
-            let (r, g) = (&self.rows[i], self.axon_type(i));
+            let (r, g) = (&rows[i], self.axon_type(i));
             let lanes = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
             c.stochastic_synaptic_events += lanes.iter().map(|w| w.count_ones() as u64).sum::<u64>();
             count_lanes(&mut cursor, &lanes);
@@ -1220,7 +1305,7 @@ impl CoreState {
 
         let start = *v;
         for_each_bit!(active, |i| {
-            let (r, g) = (&self.rows[i], self.axon_type(i));
+            let (r, g) = (&rows[i], self.axon_type(i));
             let lanes = [r[0] & drawing[0], r[1] & drawing[1], r[2] & drawing[2], r[3] & drawing[3]];
             let stochastic = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
             match weights {
@@ -2127,7 +2212,8 @@ mod tests {
                 );
                 let w = cores.tables.weight_bytes(core.weights).0;
                 let route = cores.tables.routes[core.index as usize].as_ptr();
-                for addr in [core.rows.as_ptr() as usize, v, w as usize, route as usize] {
+                let rows = cores.tables.rows[core.index as usize].as_ptr();
+                for addr in [rows as usize, v, w as usize, route as usize] {
                     assert_eq!(addr % 64, 0, "a hot array of core {} starts mid-line", core.index);
                 }
             }
