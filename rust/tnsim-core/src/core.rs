@@ -304,6 +304,15 @@ pub struct CoreTables {
     rows: Vec<LineAligned<[[u64; 4]; AXONS]>>,
     /// Each neuron's target, packed (see [`Route::pack`]); indexed by core.
     routes: Vec<LineAligned<[u32; NEURONS]>>,
+    /// The distinct dynamics of the cores whose neurons have several (see [`DynamicsTable`]),
+    /// each core's a run of them, in core order.
+    dynamics: Vec<Dynamics>,
+    /// Each neuron's index into its core's run of `dynamics`, for those cores, in core order.
+    dynamics_index: Vec<LineAligned<[u8; NEURONS]>>,
+    /// The [`FireParams`] of each of `dynamics` (the same runs).
+    fire: Vec<FireParams>,
+    /// The drawing setups of those cores whose neurons draw, in core order.
+    drawing: Vec<DrawingSetup>,
     /// Weights of the cores whose weights take few values (see [`CodedWeights`]), in core order.
     coded: Vec<CodedWeights>,
     /// Weights of the other cores whose weights all fit in 8 bits, in core order.
@@ -338,6 +347,10 @@ impl CoreTables {
     fn shrink_to_fit(&mut self) {
         self.rows.shrink_to_fit();
         self.routes.shrink_to_fit();
+        self.dynamics.shrink_to_fit();
+        self.dynamics_index.shrink_to_fit();
+        self.drawing.shrink_to_fit();
+        self.fire.shrink_to_fit();
         self.coded.shrink_to_fit();
         self.narrow.shrink_to_fit();
         self.wide.shrink_to_fit();
@@ -347,16 +360,24 @@ impl CoreTables {
         std::mem::size_of::<Self>()
             + self.rows.capacity() * std::mem::size_of::<LineAligned<[[u64; 4]; AXONS]>>()
             + self.routes.capacity() * std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
+            + self.dynamics.capacity() * std::mem::size_of::<Dynamics>()
+            + self.dynamics_index.capacity() * std::mem::size_of::<LineAligned<[u8; NEURONS]>>()
+            + self.drawing.capacity() * std::mem::size_of::<DrawingSetup>()
+            + self.fire.capacity() * std::mem::size_of::<FireParams>()
             + self.coded.capacity() * std::mem::size_of::<CodedWeights>()
             + self.narrow.capacity() * std::mem::size_of::<NarrowWeights>()
             + self.wide.capacity() * std::mem::size_of::<WideWeights>()
     }
 
     /// The tables as heap blocks (address, bytes).
-    fn blocks(&self) -> [(usize, usize); 5] {
+    fn blocks(&self) -> [(usize, usize); 9] {
         [
             (self.rows.as_ptr() as usize, std::mem::size_of_val(&self.rows[..])),
             (self.routes.as_ptr() as usize, std::mem::size_of_val(&self.routes[..])),
+            (self.dynamics.as_ptr() as usize, std::mem::size_of_val(&self.dynamics[..])),
+            (self.dynamics_index.as_ptr() as usize, std::mem::size_of_val(&self.dynamics_index[..])),
+            (self.drawing.as_ptr() as usize, std::mem::size_of_val(&self.drawing[..])),
+            (self.fire.as_ptr() as usize, std::mem::size_of_val(&self.fire[..])),
             (self.coded.as_ptr() as usize, std::mem::size_of_val(&self.coded[..])),
             (self.narrow.as_ptr() as usize, std::mem::size_of_val(&self.narrow[..])),
             (self.wide.as_ptr() as usize, std::mem::size_of_val(&self.wide[..])),
@@ -386,7 +407,8 @@ impl Cores {
         for (k, (x, y, cfg)) in configs.enumerate() {
             let index = u32::try_from(k).expect("fewer than 2^32 cores");
             let state = CoreState::new(index, x, y, cfg, &mut tables, coded);
-            potentials.push(std::array::from_fn(|j| cfg.neurons[j].initial_potential), state.potentials_stay_narrow());
+            potentials
+                .push(std::array::from_fn(|j| cfg.neurons[j].initial_potential), state.potentials_stay_narrow(&tables));
             states.push(state);
         }
         states.shrink_to_fit();
@@ -398,7 +420,9 @@ impl Cores {
     /// Replace every core's potentials (in core order), each stored narrow where its dynamics
     /// and the new values allow.
     pub fn set_potentials(&mut self, values: impl Iterator<Item = [i32; NEURONS]>) {
-        self.potentials = PotentialStore::new(values.zip(&self.states).map(|(v, s)| (v, s.potentials_stay_narrow())));
+        let tables = &self.tables;
+        self.potentials =
+            PotentialStore::new(values.zip(&self.states).map(|(v, s)| (v, s.potentials_stay_narrow(tables))));
         debug_assert_eq!(self.potentials.len(), self.states.len());
     }
 
@@ -734,64 +758,45 @@ fn bit(words: &[u64; 4], i: usize) -> bool {
     words[i / 64] >> (i % 64) & 1 == 1
 }
 
-/// A core's distinct neuron dynamics: one, the usual case, kept in the core's own state (a
-/// heap block of its own would lie wherever the heap had room when the core was built, and
-/// cost a miss and a page walk per core-tick), or several on the heap.
+/// A core's distinct neuron dynamics: one, the usual case, kept in the core's own state, or
+/// several, a run of [`CoreTables`]' table. (As heap blocks of each core's own, they lay
+/// wherever the heap had room when the core was built, and cost a miss and a page walk per
+/// core-tick: on 16 chips built in the process, 10-20 % of the time.)
 #[derive(Debug, Clone)]
 enum DynamicsTable {
     One(Dynamics),
-    Many(Box<[Dynamics]>),
+    Many { at: u32, len: u32 },
 }
 
 impl DynamicsTable {
-    fn of(mut table: Vec<Dynamics>) -> Self {
+    /// The table `table` of a core being built, added to `tables` when it has several.
+    fn of(mut table: Vec<Dynamics>, tables: &mut CoreTables) -> Self {
         match table.len() {
             1 => Self::One(table.pop().expect("one")),
-            _ => Self::Many(table.into_boxed_slice()),
+            len => {
+                let at = u32::try_from(tables.dynamics.len()).expect("fewer than 2^32 dynamics");
+                tables.fire.extend(table.iter().map(FireParams::of));
+                tables.dynamics.extend(table);
+                Self::Many { at, len: len as u32 }
+            }
         }
     }
 
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Self::One(_) => 0,
-            Self::Many(table) => std::mem::size_of_val(&table[..]),
-        }
-    }
-}
-
-impl Deref for DynamicsTable {
-    type Target = [Dynamics];
-
+    /// The dynamics, read from `tables` where they are there.
     #[inline(always)]
-    fn deref(&self) -> &[Dynamics] {
+    fn get<'a>(&'a self, tables: &'a CoreTables) -> &'a [Dynamics] {
         match self {
             Self::One(d) => std::slice::from_ref(d),
-            Self::Many(table) => table,
+            Self::Many { at, len } => &tables.dynamics[*at as usize..(*at + *len) as usize],
         }
     }
-}
 
-/// Each neuron's index into its core's [`DynamicsTable`], or nothing (an empty slice) when
-/// the core has one dynamics. A thin pointer, so that a core's own state fits three lines.
-#[derive(Debug, Clone, Default)]
-struct DynamicsIndex(Option<Box<[u8; NEURONS]>>);
-
-impl DynamicsIndex {
-    /// From an index that is empty (one dynamics) or has an entry per neuron.
-    fn of(index: Vec<u8>) -> Self {
-        debug_assert!(index.is_empty() || index.len() == NEURONS);
-        Self(index.try_into().ok().map(Box::new))
-    }
-}
-
-impl Deref for DynamicsIndex {
-    type Target = [u8];
-
+    /// The [`FireParams`] of several dynamics (empty for one: they are worked out in place).
     #[inline(always)]
-    fn deref(&self) -> &[u8] {
-        match &self.0 {
-            Some(index) => &index[..],
-            None => &[],
+    fn fire<'a>(&self, tables: &'a CoreTables) -> &'a [FireParams] {
+        match self {
+            Self::One(_) => &[],
+            Self::Many { at, len } => &tables.fire[*at as usize..(*at + *len) as usize],
         }
     }
 }
@@ -810,13 +815,15 @@ pub struct CoreState {
     /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
     /// when all neurons share `dynamics[0]`).
     dynamics: DynamicsTable,
-    dynamics_index: DynamicsIndex,
+    /// Where each neuron's index into `dynamics` is in [`CoreTables`] (none when the core has
+    /// one dynamics).
+    dynamics_index: Option<u32>,
     /// The kernel of every deterministic dynamics when `dynamics_index` is in use and their
     /// flags are all the same (their neurons then update lane by lane, vectorised).
     shared_kernel: Option<SharedKernel>,
     /// Where `dynamics_index` is in use and some neurons draw: what the fast path would
     /// otherwise work out from their dynamics, neuron by neuron, at every tick.
-    drawing_setup: Option<Box<DrawingSetup>>,
+    drawing_setup: Option<u32>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
     stochastic: [u64; 4],
     /// The largest |weight| of any neuron of this core (for [`CoreState::integrate_counted`]).
@@ -880,9 +887,16 @@ impl CoreState {
             dynamics_index = Vec::new();
         }
         let shared_kernel = if dynamics_index.is_empty() { None } else { SharedKernel::of(&dynamics) };
-        let drawing_setup = (!dynamics_index.is_empty() && stochastic != [0; 4])
-            .then(|| Box::new(DrawingSetup::of(&dynamics, &dynamics_index, &stochastic)));
-        let dynamics = DynamicsTable::of(dynamics);
+        let drawing_setup = (!dynamics_index.is_empty() && stochastic != [0; 4]).then(|| {
+            let setup = DrawingSetup::of(&dynamics, &dynamics_index, &stochastic);
+            tables.drawing.push(setup);
+            (tables.drawing.len() - 1) as u32
+        });
+        let dynamics_index = (!dynamics_index.is_empty()).then(|| {
+            tables.dynamics_index.push(LineAligned(dynamics_index.try_into().expect("an index per neuron")));
+            (tables.dynamics_index.len() - 1) as u32
+        });
+        let dynamics = DynamicsTable::of(dynamics, tables);
         tables.routes.push(routes);
         tables.rows.push(LineAligned(*cfg.rows));
         let max_abs_weight = cfg.neurons.iter().flat_map(|n| n.weights).map(i32::unsigned_abs).max().unwrap_or(0);
@@ -892,7 +906,7 @@ impl CoreState {
             axon_types,
             weights,
             dynamics,
-            dynamics_index: DynamicsIndex::of(dynamics_index),
+            dynamics_index,
             shared_kernel,
             drawing_setup,
             stochastic,
@@ -909,30 +923,34 @@ impl CoreState {
         self.quiet = false;
     }
 
-    /// Bytes this core's own state occupies (its struct and everything it owns, and its
-    /// scheduler; not its share of the tables, see [`Cores::memory_bytes`]), for reports.
+    /// Bytes this core's own state occupies (its struct and its scheduler; not its share of
+    /// the tables, see [`Cores::memory_bytes`]), for reports.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.dynamics.heap_bytes()
-            + self.dynamics_index.len()
-            + self.drawing_setup.as_ref().map_or(0, |s| {
-                std::mem::size_of::<DrawingSetup>() + s.fire.capacity() * std::mem::size_of::<FireParams>()
-            })
-            + std::mem::size_of::<Scheduler>()
+        std::mem::size_of::<Self>() + std::mem::size_of::<Scheduler>()
     }
 
     /// Whether this core's potentials always fit 16 bits between ticks (see
     /// [`crate::potentials::stored_range`]).
-    pub fn potentials_stay_narrow(&self) -> bool {
-        self.dynamics.iter().all(stays_narrow)
+    pub fn potentials_stay_narrow(&self, tables: &CoreTables) -> bool {
+        self.dynamics.get(tables).iter().all(stays_narrow)
+    }
+
+    /// Each neuron's index into its dynamics (empty when the core has one).
+    #[inline(always)]
+    fn dynamics_index<'a>(&self, tables: &'a CoreTables) -> &'a [u8] {
+        match self.dynamics_index {
+            Some(k) => &tables.dynamics_index[k as usize][..],
+            None => &[],
+        }
     }
 
     #[inline(always)]
-    fn dynamics_of(&self, j: usize) -> &Dynamics {
-        if self.dynamics_index.is_empty() {
-            &self.dynamics[0]
+    fn dynamics_of<'a>(&'a self, tables: &'a CoreTables, j: usize) -> &'a Dynamics {
+        let (table, index) = (self.dynamics.get(tables), self.dynamics_index(tables));
+        if index.is_empty() {
+            &table[0]
         } else {
-            &self.dynamics[self.dynamics_index[j] as usize]
+            &table[index[j] as usize]
         }
     }
 
@@ -971,19 +989,19 @@ impl CoreState {
             let (w, bytes) = tables.weight_bytes(self.weights);
             prefetch_bytes(w, bytes);
         }
-        // A core with dynamics per neuron keeps them, their index and (when some draw) its
-        // setup in small heap blocks of their own, wherever the heap had room when the core was
-        // built: in a process that allocated much before (Python building the network),
-        // scattered lines of 4 KiB pages, one more miss per core-tick each. (A core of one
-        // dynamics keeps it in its own state.)
-        if let DynamicsTable::Many(table) = &self.dynamics {
-            prefetch_bytes(table.as_ptr().cast(), std::mem::size_of_val(&table[..]));
-        }
-        if !self.dynamics_index.is_empty() {
-            prefetch_bytes(self.dynamics_index.as_ptr(), NEURONS);
-        }
-        if let Some(setup) = &self.drawing_setup {
-            prefetch_bytes((&**setup as *const DrawingSetup).cast(), std::mem::size_of::<DrawingSetup>());
+        // A core whose neurons have dynamics of their own reads its run of them, their index
+        // and (when some draw) its setup and fire parameters: a few lines each, of tables that
+        // are not read in order. (A core of one dynamics keeps it in its own state.)
+        if let DynamicsTable::Many { .. } = self.dynamics {
+            let table = self.dynamics.get(tables);
+            prefetch_bytes(table.as_ptr().cast(), std::mem::size_of_val(table));
+            prefetch_bytes(self.dynamics_index(tables).as_ptr(), NEURONS);
+            if let Some(k) = self.drawing_setup {
+                let setup = &tables.drawing[k as usize];
+                prefetch_bytes((setup as *const DrawingSetup).cast(), std::mem::size_of::<DrawingSetup>());
+                let fire = self.dynamics.fire(tables);
+                prefetch_bytes(fire.as_ptr().cast(), std::mem::size_of_val(fire));
+            }
         }
         let routes = &tables.routes[self.index as usize];
         prefetch_bytes(routes.as_ptr().cast(), std::mem::size_of_val(routes));
@@ -1085,17 +1103,18 @@ impl CoreState {
                     }
                 });
             }
-            if self.dynamics_index.is_empty() && !self.dynamics[0].draws() {
-                changed = dynamics_uniform(potentials, &self.dynamics[0], &mut spikes);
+            let table = self.dynamics.get(tables);
+            if self.dynamics_index.is_none() && !table[0].draws() {
+                changed = dynamics_uniform(potentials, &table[0], &mut spikes);
             } else if let Some(kernel) = self.shared_kernel {
-                let (table, index) = (&self.dynamics[..], &self.dynamics_index[..]);
+                let index = self.dynamics_index(tables);
                 changed = dynamics_indexed(potentials, table, index, &kernel, &det, &mut spikes, ctx.isa);
             } else {
                 for j in 0..NEURONS {
                     if bit(&seq_mask, j) {
                         continue;
                     }
-                    let d = *self.dynamics_of(j);
+                    let d = *self.dynamics_of(tables, j);
                     let v0 = potentials[j];
                     let (v, spiked) = leak_and_threshold(v0, &d, 0);
                     potentials[j] = v;
@@ -1118,7 +1137,7 @@ impl CoreState {
             });
             let mut prng = self.prng;
             for_each_bit!(seq_mask, |j| {
-                let d = *self.dynamics_of(j);
+                let d = *self.dynamics_of(tables, j);
                 let v0 = potentials[j];
                 let (v, spiked, stochastic_events) =
                     update_neuron_sequential(v0, j, &d, weights, &events[j], &self.axon_types, &mut prng);
@@ -1132,6 +1151,7 @@ impl CoreState {
         } else if seq_mask != [0; 4] {
             changed |= self.update_drawing(
                 potentials,
+                tables,
                 rows,
                 &active,
                 weights,
@@ -1251,6 +1271,7 @@ impl CoreState {
     fn update_drawing(
         &mut self,
         v: &mut [i32; NEURONS],
+        tables: &CoreTables,
         rows: &[[u64; 4]; AXONS],
         active: &[u64; 4],
         weights: WeightsRef<'_>,
@@ -1267,9 +1288,10 @@ impl CoreState {
         let leak_and_noise: [u32; NEURONS];
         // None when all neurons share dynamics[0] (nothing to look up, nothing to fill).
         let mut fire: Option<[FireParams; NEURONS]> = None;
-        match &self.drawing_setup {
+        let table = self.dynamics.get(tables);
+        match self.drawing_setup {
             None => {
-                let d = &self.dynamics[0];
+                let d = &table[0];
                 for (g, lanes) in by_type.iter_mut().enumerate() {
                     if d.stochastic_weights[g] {
                         *lanes = *drawing;
@@ -1277,11 +1299,12 @@ impl CoreState {
                 }
                 leak_and_noise = [own_draws(d); NEURONS];
             }
-            Some(setup) => {
+            Some(k) => {
+                let setup = &tables.drawing[k as usize];
                 by_type = setup.by_type;
                 leak_and_noise = setup.leak_and_noise.map(u32::from);
-                let table = &setup.fire[..];
-                fire = Some(std::array::from_fn(|j| table[self.dynamics_index[j] as usize]));
+                let (params, index) = (self.dynamics.fire(tables), self.dynamics_index(tables));
+                fire = Some(std::array::from_fn(|j| params[index[j] as usize]));
             }
         }
 
@@ -1317,7 +1340,7 @@ impl CoreState {
             Some(fire) => leak_and_fire_lanes(v, |j| fire[j], drawing, &cursor, draws, spikes),
             None => {
                 // All 256 neurons share dynamics[0], which draws.
-                let p = FireParams::of(&self.dynamics[0]);
+                let p = FireParams::of(&table[0]);
                 leak_and_fire_lanes(v, |_| p, drawing, &cursor, draws, spikes);
             }
         }
@@ -1432,8 +1455,6 @@ struct DrawingSetup {
     by_type: [[u64; 4]; AXON_TYPES],
     /// Each drawing neuron's own draws a tick ([`own_draws`]; 0 for the others).
     leak_and_noise: [u8; NEURONS],
-    /// [`FireParams`] of each distinct dynamics, in the order of `CoreState::dynamics`.
-    fire: Vec<FireParams>,
 }
 
 impl DrawingSetup {
@@ -1447,7 +1468,7 @@ impl DrawingSetup {
             }
             leak_and_noise[j] = own_draws(d) as u8;
         });
-        Self { by_type, leak_and_noise, fire: dynamics.iter().map(FireParams::of).collect() }
+        Self { by_type, leak_and_noise }
     }
 }
 
