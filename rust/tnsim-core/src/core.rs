@@ -759,25 +759,33 @@ fn bit(words: &[u64; 4], i: usize) -> bool {
 }
 
 /// A core's distinct neuron dynamics: one, the usual case, kept in the core's own state, or
-/// several, a run of [`CoreTables`]' table. (As heap blocks of each core's own, they lay
+/// several, a run of [`CoreTables`]' table with each neuron's index into it. (As heap blocks of each core's own, they lay
 /// wherever the heap had room when the core was built, and cost a miss and a page walk per
 /// core-tick: on 16 chips built in the process, 10-20 % of the time.)
 #[derive(Debug, Clone)]
 enum DynamicsTable {
     One(Dynamics),
-    Many { at: u32, len: u32 },
+    /// `tables.dynamics[at..at + len]`, and each neuron's index into them at
+    /// `tables.dynamics_index[index]`.
+    Many {
+        at: u32,
+        len: u32,
+        index: u32,
+    },
 }
 
 impl DynamicsTable {
-    /// The table `table` of a core being built, added to `tables` when it has several.
-    fn of(mut table: Vec<Dynamics>, tables: &mut CoreTables) -> Self {
+    /// The table `table` of a core being built and each neuron's index into it (`index`),
+    /// added to `tables` when it has several.
+    fn of(mut table: Vec<Dynamics>, index: Vec<u8>, tables: &mut CoreTables) -> Self {
         match table.len() {
             1 => Self::One(table.pop().expect("one")),
             len => {
                 let at = u32::try_from(tables.dynamics.len()).expect("fewer than 2^32 dynamics");
                 tables.fire.extend(table.iter().map(FireParams::of));
                 tables.dynamics.extend(table);
-                Self::Many { at, len: len as u32 }
+                tables.dynamics_index.push(LineAligned(index.try_into().expect("an index per neuron")));
+                Self::Many { at, len: len as u32, index: (tables.dynamics_index.len() - 1) as u32 }
             }
         }
     }
@@ -787,7 +795,7 @@ impl DynamicsTable {
     fn get<'a>(&'a self, tables: &'a CoreTables) -> &'a [Dynamics] {
         match self {
             Self::One(d) => std::slice::from_ref(d),
-            Self::Many { at, len } => &tables.dynamics[*at as usize..(*at + *len) as usize],
+            Self::Many { at, len, .. } => &tables.dynamics[*at as usize..(*at + *len) as usize],
         }
     }
 
@@ -796,7 +804,16 @@ impl DynamicsTable {
     fn fire<'a>(&self, tables: &'a CoreTables) -> &'a [FireParams] {
         match self {
             Self::One(_) => &[],
-            Self::Many { at, len } => &tables.fire[*at as usize..(*at + *len) as usize],
+            Self::Many { at, len, .. } => &tables.fire[*at as usize..(*at + *len) as usize],
+        }
+    }
+
+    /// Each neuron's index into the dynamics (empty for one).
+    #[inline(always)]
+    fn index<'a>(&self, tables: &'a CoreTables) -> &'a [u8] {
+        match self {
+            Self::One(_) => &[],
+            Self::Many { index, .. } => &tables.dynamics_index[*index as usize][..],
         }
     }
 }
@@ -812,16 +829,13 @@ pub struct CoreState {
     /// Axon types, 2 bits each (see [`type_of`]).
     axon_types: [u64; AXONS / 32],
     weights: WeightsAt,
-    /// Distinct dynamics of this core's neurons, and each neuron's index into them (empty
-    /// when all neurons share `dynamics[0]`).
+    /// Distinct dynamics of this core's neurons, and each neuron's index into them when
+    /// there are several.
     dynamics: DynamicsTable,
-    /// Where each neuron's index into `dynamics` is in [`CoreTables`] (none when the core has
-    /// one dynamics).
-    dynamics_index: Option<u32>,
-    /// The kernel of every deterministic dynamics when `dynamics_index` is in use and their
-    /// flags are all the same (their neurons then update lane by lane, vectorised).
+    /// The kernel of every deterministic dynamics when there are several and their flags are
+    /// all the same (their neurons then update lane by lane, vectorised).
     shared_kernel: Option<SharedKernel>,
-    /// Where `dynamics_index` is in use and some neurons draw: what the fast path would
+    /// Where there are several dynamics and some neurons draw: what the fast path would
     /// otherwise work out from their dynamics, neuron by neuron, at every tick.
     drawing_setup: Option<u32>,
     /// Bit j set when neuron j draws random numbers (is updated sequentially).
@@ -892,11 +906,7 @@ impl CoreState {
             tables.drawing.push(setup);
             (tables.drawing.len() - 1) as u32
         });
-        let dynamics_index = (!dynamics_index.is_empty()).then(|| {
-            tables.dynamics_index.push(LineAligned(dynamics_index.try_into().expect("an index per neuron")));
-            (tables.dynamics_index.len() - 1) as u32
-        });
-        let dynamics = DynamicsTable::of(dynamics, tables);
+        let dynamics = DynamicsTable::of(dynamics, dynamics_index, tables);
         tables.routes.push(routes);
         tables.rows.push(LineAligned(*cfg.rows));
         let max_abs_weight = cfg.neurons.iter().flat_map(|n| n.weights).map(i32::unsigned_abs).max().unwrap_or(0);
@@ -906,7 +916,6 @@ impl CoreState {
             axon_types,
             weights,
             dynamics,
-            dynamics_index,
             shared_kernel,
             drawing_setup,
             stochastic,
@@ -935,18 +944,9 @@ impl CoreState {
         self.dynamics.get(tables).iter().all(stays_narrow)
     }
 
-    /// Each neuron's index into its dynamics (empty when the core has one).
-    #[inline(always)]
-    fn dynamics_index<'a>(&self, tables: &'a CoreTables) -> &'a [u8] {
-        match self.dynamics_index {
-            Some(k) => &tables.dynamics_index[k as usize][..],
-            None => &[],
-        }
-    }
-
     #[inline(always)]
     fn dynamics_of<'a>(&'a self, tables: &'a CoreTables, j: usize) -> &'a Dynamics {
-        let (table, index) = (self.dynamics.get(tables), self.dynamics_index(tables));
+        let (table, index) = (self.dynamics.get(tables), self.dynamics.index(tables));
         if index.is_empty() {
             &table[0]
         } else {
@@ -981,8 +981,9 @@ impl CoreState {
         if self.quiet && active == [0; 4] {
             return false; // it will be skipped
         }
+        let rows = &tables.rows[self.index as usize];
         for_each_bit!(active, |i| {
-            prefetch_line(tables.rows[self.index as usize][i].as_ptr().cast());
+            prefetch_line(rows[i].as_ptr().cast());
         });
         if active != [0; 4] {
             // Every line of the table (coded tables do not start lines).
@@ -995,7 +996,7 @@ impl CoreState {
         if let DynamicsTable::Many { .. } = self.dynamics {
             let table = self.dynamics.get(tables);
             prefetch_bytes(table.as_ptr().cast(), std::mem::size_of_val(table));
-            prefetch_bytes(self.dynamics_index(tables).as_ptr(), NEURONS);
+            prefetch_bytes(self.dynamics.index(tables).as_ptr(), NEURONS);
             if let Some(k) = self.drawing_setup {
                 let setup = &tables.drawing[k as usize];
                 prefetch_bytes((setup as *const DrawingSetup).cast(), std::mem::size_of::<DrawingSetup>());
@@ -1103,11 +1104,10 @@ impl CoreState {
                     }
                 });
             }
-            let table = self.dynamics.get(tables);
-            if self.dynamics_index.is_none() && !table[0].draws() {
+            let (table, index) = (self.dynamics.get(tables), self.dynamics.index(tables));
+            if index.is_empty() && !table[0].draws() {
                 changed = dynamics_uniform(potentials, &table[0], &mut spikes);
             } else if let Some(kernel) = self.shared_kernel {
-                let index = self.dynamics_index(tables);
                 changed = dynamics_indexed(potentials, table, index, &kernel, &det, &mut spikes, ctx.isa);
             } else {
                 for j in 0..NEURONS {
@@ -1303,7 +1303,7 @@ impl CoreState {
                 let setup = &tables.drawing[k as usize];
                 by_type = setup.by_type;
                 leak_and_noise = setup.leak_and_noise.map(u32::from);
-                let (params, index) = (self.dynamics.fire(tables), self.dynamics_index(tables));
+                let (params, index) = (self.dynamics.fire(tables), self.dynamics.index(tables));
                 fire = Some(std::array::from_fn(|j| params[index[j] as usize]));
             }
         }
