@@ -85,25 +85,29 @@ const BLOCKS_AT_ONCE: usize = 4;
 fn fill_blocks<const G: usize>(first: [u32; LANES], out: &mut [u32]) -> [u32; LANES] {
     let (blocks, rest) = out.as_chunks_mut::<DRAW_BLOCK>();
     assert!(blocks.len() == G && rest.is_empty(), "{G} whole blocks");
-    // The jumps are plain loops, not `map` (whose closure was not inlined here), and each
-    // step is one whole-array `advance`: written as nested loops over blocks and lanes, or
-    // with `map`, the steps compiled to scalar code on lanes kept in memory.
+    // Each step is one whole-array `advance`: written as nested loops over blocks and lanes,
+    // or with `map`, the steps compiled to scalar code on lanes kept in memory.
     let mut lanes = [first; G];
     for g in 1..G {
-        let before = lanes[g - 1];
-        for (lane, &x) in lanes[g].iter_mut().zip(&before) {
-            *lane = jump(&JUMP_256, x);
-        }
+        lanes[g] = jumped_block(lanes[g - 1]);
     }
-    let mut after = [0u32; LANES];
-    for (lane, &x) in after.iter_mut().zip(&lanes[G - 1]) {
-        *lane = jump(&JUMP_256, x);
-    }
+    let after = jumped_block(lanes[G - 1]);
     for step in 0..LANES {
         for g in 0..G {
             lanes[g] = advance(lanes[g]);
             blocks[g][step * LANES..(step + 1) * LANES].copy_from_slice(&lanes[g]);
         }
+    }
+    after
+}
+
+/// The lane starts of the block after the one whose lanes start at `lanes` (a plain loop, not
+/// `map`, whose closure was not inlined here).
+#[inline(always)]
+fn jumped_block(lanes: [u32; LANES]) -> [u32; LANES] {
+    let mut after = [0u32; LANES];
+    for (lane, &x) in after.iter_mut().zip(&lanes) {
+        *lane = jump(&JUMP_256, x);
     }
     after
 }
