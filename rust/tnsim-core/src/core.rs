@@ -1798,7 +1798,13 @@ unsafe fn dynamics_table_avx512(
 ) -> bool {
     // SAFETY: this function runs only where the CPU has AVX-512 (see `dynamics_indexed`), and
     // every index is a position in `table` (see `CoreState::new`).
-    let lookup = |out: &mut [i32; NEURONS], number: Number| unsafe { gather_avx512(out, table, index, number) };
+    let lookup = |out: &mut [i32; NEURONS], number: Number| unsafe {
+        if table.len() <= PERMUTED_TABLE {
+            permute_avx512(out, table, index, number)
+        } else {
+            gather_avx512(out, table, index, number)
+        }
+    };
     dynamics_table(v, table, kernel, keep, spikes, lookup)
 }
 
@@ -1815,17 +1821,22 @@ unsafe fn dynamics_table_avx2(
     dynamics_table(v, table, kernel, keep, spikes, |out, number| lookup_scalar(out, table, index, number))
 }
 
-/// A number of a [`Dynamics`] that the dynamics kernels read per neuron.
+/// A number of a [`Dynamics`] that the dynamics kernels read per neuron: one of
+/// [`LaneParams`]'s, in the order of [`LaneParams::numbers`].
 #[derive(Debug, Clone, Copy)]
 enum Number {
     Leak,
     Threshold,
     NegativeThreshold,
     Reset,
-    Mask,
+    /// Threshold plus the threshold-noise mask.
+    Ceiling,
 }
 
 impl Number {
+    const ALL: [Number; 5] =
+        [Number::Leak, Number::Threshold, Number::NegativeThreshold, Number::Reset, Number::Ceiling];
+
     #[inline(always)]
     fn of(self, d: &Dynamics) -> i32 {
         match self {
@@ -1833,19 +1844,21 @@ impl Number {
             Number::Threshold => d.threshold,
             Number::NegativeThreshold => d.negative_threshold,
             Number::Reset => d.reset_value,
-            Number::Mask => d.mask,
+            Number::Ceiling => d.threshold + d.mask,
         }
     }
 
-    /// Where the number lies in a `Dynamics`, in bytes.
+    /// Where the fields that make the number lie in a `Dynamics`, in bytes (the ceiling is
+    /// the sum of two).
     #[cfg(target_arch = "x86_64")]
-    fn offset(self) -> usize {
+    fn offsets(self) -> (usize, Option<usize>) {
+        use std::mem::offset_of;
         match self {
-            Number::Leak => std::mem::offset_of!(Dynamics, leak),
-            Number::Threshold => std::mem::offset_of!(Dynamics, threshold),
-            Number::NegativeThreshold => std::mem::offset_of!(Dynamics, negative_threshold),
-            Number::Reset => std::mem::offset_of!(Dynamics, reset_value),
-            Number::Mask => std::mem::offset_of!(Dynamics, mask),
+            Number::Leak => (offset_of!(Dynamics, leak), None),
+            Number::Threshold => (offset_of!(Dynamics, threshold), None),
+            Number::NegativeThreshold => (offset_of!(Dynamics, negative_threshold), None),
+            Number::Reset => (offset_of!(Dynamics, reset_value), None),
+            Number::Ceiling => (offset_of!(Dynamics, threshold), Some(offset_of!(Dynamics, mask))),
         }
     }
 }
@@ -1866,16 +1879,51 @@ fn lookup_scalar(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEUR
 unsafe fn gather_avx512(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::*;
     debug_assert!(index.iter().all(|&k| (k as usize) < table.len()));
-    let base = table.as_ptr().cast::<u8>().wrapping_add(number.offset());
+    let (first, second) = number.offsets();
+    let base = table.as_ptr().cast::<u8>();
     let size = _mm512_set1_epi32(std::mem::size_of::<Dynamics>() as i32);
     for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
         // SAFETY: 16 bytes of `index` from 16 x block (256 = 16 x 16); each gathered address is
-        // number's field of `table[index[j]]`, inside `table` by the caller's guarantee.
+        // a field of `table[index[j]]`, inside `table` by the caller's guarantee.
         unsafe {
             let k = _mm_loadu_si128(index.as_ptr().add(16 * block).cast());
             let offsets = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(k), size);
-            let x = _mm512_i32gather_epi32::<1>(offsets, base.cast());
+            let mut x = _mm512_i32gather_epi32::<1>(offsets, base.add(first).cast());
+            if let Some(second) = second {
+                x = _mm512_add_epi32(x, _mm512_i32gather_epi32::<1>(offsets, base.add(second).cast()));
+            }
             _mm512_storeu_si512(lanes.as_mut_ptr().cast(), x);
+        }
+    }
+}
+
+/// Most tables a core's neurons index that [`permute_avx512`] looks up in.
+const PERMUTED_TABLE: usize = 32;
+
+/// [`lookup_scalar`] for a table of at most [`PERMUTED_TABLE`] dynamics: the number of every
+/// entry in two registers, and each 16 neurons' numbers picked from them by one permute of
+/// their indices (a gather loads 16 times; the gathers were half these cores' tick).
+///
+/// # Safety
+/// The CPU must have AVX-512F, `table.len()` must be at most [`PERMUTED_TABLE`], and every
+/// `index[j]` below it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn permute_avx512(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEURONS], number: Number) {
+    use std::arch::x86_64::*;
+    debug_assert!(table.len() <= PERMUTED_TABLE && index.iter().all(|&k| (k as usize) < table.len()));
+    let mut column = [0i32; PERMUTED_TABLE];
+    for (c, d) in column.iter_mut().zip(table) {
+        *c = number.of(d);
+    }
+    // SAFETY: `column` holds 32 numbers, `index` 256 bytes, `out` 256 numbers; the permute
+    // reads the low five bits of each index, which is the index itself (below 32).
+    unsafe {
+        let low = _mm512_loadu_si512(column.as_ptr().cast());
+        let high = _mm512_loadu_si512(column.as_ptr().add(16).cast());
+        for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
+            let k = _mm512_cvtepu8_epi32(_mm_loadu_si128(index.as_ptr().add(16 * block).cast()));
+            _mm512_storeu_si512(lanes.as_mut_ptr().cast(), _mm512_permutex2var_epi32(low, k, high));
         }
     }
 }
@@ -1896,24 +1944,10 @@ fn dynamics_table(
     let [leak, thr, beta, r, ceiling] = common.numbers().map(|n| [n; NEURONS]);
     let mut lanes = LaneTable { leak, thr, beta, r, ceiling };
     // Each number that differs between the neurons, looked up neuron by neuron.
-    if kernel.varies(0) {
-        lookup(&mut lanes.leak, Number::Leak);
-    }
-    if kernel.varies(1) {
-        lookup(&mut lanes.thr, Number::Threshold);
-    }
-    if kernel.varies(2) {
-        lookup(&mut lanes.beta, Number::NegativeThreshold);
-    }
-    if kernel.varies(3) {
-        lookup(&mut lanes.r, Number::Reset);
-    }
-    if kernel.varies(4) {
-        let mut mask = [0; NEURONS];
-        lookup(&mut lanes.ceiling, Number::Threshold);
-        lookup(&mut mask, Number::Mask);
-        for (c, m) in lanes.ceiling.iter_mut().zip(mask) {
-            *c += m;
+    let LaneTable { leak, thr, beta, r, ceiling } = &mut lanes;
+    for (number, out) in Number::ALL.into_iter().zip([leak, thr, beta, r, ceiling]) {
+        if kernel.varies(number as usize) {
+            lookup(out, number);
         }
     }
     let params = |j: usize| lanes.get(j);
@@ -2208,6 +2242,54 @@ mod tests {
         assert!(cores.set_isa(Isa::Avx512));
         assert_eq!(layout(&cores), coded);
         assert_eq!(reached(&cores), before);
+    }
+
+    /// Every way of looking up the numbers of a core's neurons (one by one; AVX-512 permutes
+    /// for tables of up to 32 dynamics, both halves of the permute's two registers; AVX-512
+    /// gathers for any table) gives the same numbers, the ceiling (threshold plus mask) too.
+    #[test]
+    fn per_neuron_lookups_agree() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        for len in [1, 2, 9, 16, 17, 31, 32, 33, 200, 256] {
+            let table: Vec<Dynamics> = (0..len)
+                .map(|_| {
+                    Dynamics::of(&NeuronParams {
+                        leak: next(511) as i32 - 255,
+                        threshold: next(1 << 18) as i32,
+                        negative_threshold: next(1 << 18) as i32,
+                        reset_value: next(1 << 19) as i32 - (1 << 18),
+                        threshold_mask_bits: next(18) as u8,
+                        ..NeuronParams::default()
+                    })
+                })
+                .collect();
+            // Every entry used (the first `len` neurons take one each), the others at random.
+            let index: [u8; NEURONS] = std::array::from_fn(|j| if j < len { j as u8 } else { next(len as u64) as u8 });
+            for number in Number::ALL {
+                let mut expected = [0; NEURONS];
+                lookup_scalar(&mut expected, &table, &index, number);
+                for (j, &k) in index.iter().enumerate() {
+                    assert_eq!(expected[j], LaneParams::of(&table[k as usize]).numbers()[number as usize]);
+                }
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut got = [0; NEURONS];
+                    // SAFETY: the CPU has AVX-512F; every index is below `len`.
+                    unsafe { gather_avx512(&mut got, &table, &index, number) };
+                    assert_eq!(got, expected, "gather of {number:?} from {len} dynamics");
+                    if len <= PERMUTED_TABLE {
+                        got = [0; NEURONS];
+                        // SAFETY: as above, and the table has at most 32 dynamics.
+                        unsafe { permute_avx512(&mut got, &table, &index, number) };
+                        assert_eq!(got, expected, "permute of {number:?} from {len} dynamics");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -198,7 +198,8 @@ pub enum CoreStyle {
     Settling,
     /// Per-neuron leak, thresholds and reset value under one set of kernel flags (leak
     /// reversal, reset mode, negative saturation), as deployed classifiers have; some neurons
-    /// may draw (with flags of their own).
+    /// may draw (with flags of their own). Half the time the neurons pick from a palette of
+    /// 2-40 dynamics before their flags are shared.
     SharedFlags,
 }
 
@@ -281,6 +282,11 @@ impl Scenario {
                 }
             }
             let palette: Vec<NeuronParams> = match style {
+                // A palette of up to 40 dynamics, so that the engine's lookups by table size
+                // (up to 16, up to 32, more) all happen; or every neuron's own.
+                CoreStyle::SharedFlags if g.chance(0.5) => {
+                    (0..g.range(2, 40)).map(|_| random_dynamics(&mut g, &profile)).collect()
+                }
                 CoreStyle::Mixed | CoreStyle::SharedFlags => Vec::new(),
                 CoreStyle::Uniform => vec![random_dynamics(&mut g, &profile)],
                 CoreStyle::Palette => (0..g.range(2, 4)).map(|_| random_dynamics(&mut g, &profile)).collect(),
