@@ -309,8 +309,10 @@ pub struct CoreTables {
     dynamics: Vec<Dynamics>,
     /// Each neuron's index into its core's run of `dynamics`, for those cores, in core order.
     dynamics_index: Vec<LineAligned<[u8; NEURONS]>>,
-    /// The [`FireParams`] of each of `dynamics` (the same runs).
-    fire: Vec<FireParams>,
+    /// The [`FireParams`] of each of `dynamics` as columns: for the run `at..at + len` of
+    /// `dynamics`, `fire[FIRE_COLUMNS * at..]` holds each of the [`FIRE_COLUMNS`] numbers of
+    /// the run's `len` dynamics, one number after the other (see [`FireColumns`]).
+    fire: Vec<i32>,
     /// The drawing setups of those cores whose neurons draw, in core order.
     drawing: Vec<DrawingSetup>,
     /// Weights of the cores whose weights take few values (see [`CodedWeights`]), in core order.
@@ -363,7 +365,7 @@ impl CoreTables {
             + self.dynamics.capacity() * std::mem::size_of::<Dynamics>()
             + self.dynamics_index.capacity() * std::mem::size_of::<LineAligned<[u8; NEURONS]>>()
             + self.drawing.capacity() * std::mem::size_of::<DrawingSetup>()
-            + self.fire.capacity() * std::mem::size_of::<FireParams>()
+            + self.fire.capacity() * std::mem::size_of::<i32>()
             + self.coded.capacity() * std::mem::size_of::<CodedWeights>()
             + self.narrow.capacity() * std::mem::size_of::<NarrowWeights>()
             + self.wide.capacity() * std::mem::size_of::<WideWeights>()
@@ -782,7 +784,7 @@ impl DynamicsTable {
             1 => Self::One(table.pop().expect("one")),
             len => {
                 let at = u32::try_from(tables.dynamics.len()).expect("fewer than 2^32 dynamics");
-                tables.fire.extend(table.iter().map(FireParams::of));
+                tables.fire.extend(FireColumns::numbers_of(&table));
                 tables.dynamics.extend(table);
                 tables.dynamics_index.push(LineAligned(index.try_into().expect("an index per neuron")));
                 Self::Many { at, len: len as u32, index: (tables.dynamics_index.len() - 1) as u32 }
@@ -799,12 +801,16 @@ impl DynamicsTable {
         }
     }
 
-    /// The [`FireParams`] of several dynamics (empty for one: they are worked out in place).
+    /// The [`FireParams`] of several dynamics as columns (none for one: they are worked out
+    /// in place).
     #[inline(always)]
-    fn fire<'a>(&self, tables: &'a CoreTables) -> &'a [FireParams] {
+    fn fire<'a>(&self, tables: &'a CoreTables) -> FireColumns<'a> {
         match self {
-            Self::One(_) => &[],
-            Self::Many { at, len, .. } => &tables.fire[*at as usize..(*at + *len) as usize],
+            Self::One(_) => FireColumns { len: 0, numbers: &[] },
+            Self::Many { at, len, .. } => {
+                let (at, len) = (*at as usize, *len as usize);
+                FireColumns { len, numbers: &tables.fire[FIRE_COLUMNS * at..FIRE_COLUMNS * (at + len)] }
+            }
         }
     }
 
@@ -997,11 +1003,11 @@ impl CoreState {
             let table = self.dynamics.get(tables);
             prefetch_bytes(table.as_ptr().cast(), std::mem::size_of_val(table));
             prefetch_bytes(self.dynamics.index(tables).as_ptr(), NEURONS);
+            let fire = self.dynamics.fire(tables).numbers;
+            prefetch_bytes(fire.as_ptr().cast(), std::mem::size_of_val(fire));
             if let Some(k) = self.drawing_setup {
                 let setup = &tables.drawing[k as usize];
                 prefetch_bytes((setup as *const DrawingSetup).cast(), std::mem::size_of::<DrawingSetup>());
-                let fire = self.dynamics.fire(tables);
-                prefetch_bytes(fire.as_ptr().cast(), std::mem::size_of_val(fire));
             }
         }
         let routes = &tables.routes[self.index as usize];
@@ -1108,7 +1114,8 @@ impl CoreState {
             if index.is_empty() && !table[0].draws() {
                 changed = dynamics_uniform(potentials, &table[0], &mut spikes);
             } else if let Some(kernel) = self.shared_kernel {
-                changed = dynamics_indexed(potentials, table, index, &kernel, &det, &mut spikes, ctx.isa);
+                let columns = self.dynamics.fire(tables);
+                changed = dynamics_indexed(potentials, table, columns, index, &kernel, &det, &mut spikes, ctx.isa);
             } else {
                 for j in 0..NEURONS {
                     if bit(&seq_mask, j) {
@@ -1159,6 +1166,7 @@ impl CoreState {
                 &mut spikes,
                 &mut c,
                 &mut sink.draws,
+                ctx.isa,
             );
         }
 
@@ -1279,6 +1287,7 @@ impl CoreState {
         spikes: &mut [u64; 4],
         c: &mut Counters,
         draws: &mut Vec<u32>,
+        isa: Isa,
     ) -> bool {
         // The neurons that draw for an event on an axon of each type; each neuron's leak and
         // noise draws; the numbers of its steps 2-6 (looked up once, for neurons of
@@ -1286,8 +1295,6 @@ impl CoreState {
         debug_assert_eq!(*drawing, self.stochastic, "the fast path draws for the stochastic neurons");
         let mut by_type = [[0u64; 4]; AXON_TYPES];
         let leak_and_noise: [u32; NEURONS];
-        // None when all neurons share dynamics[0] (nothing to look up, nothing to fill).
-        let mut fire: Option<[FireParams; NEURONS]> = None;
         let table = self.dynamics.get(tables);
         match self.drawing_setup {
             None => {
@@ -1303,8 +1310,6 @@ impl CoreState {
                 let setup = &tables.drawing[k as usize];
                 by_type = setup.by_type;
                 leak_and_noise = setup.leak_and_noise.map(u32::from);
-                let (params, index) = (self.dynamics.fire(tables), self.dynamics.index(tables));
-                fire = Some(std::array::from_fn(|j| params[index[j] as usize]));
             }
         }
 
@@ -1336,8 +1341,21 @@ impl CoreState {
                 WeightsRef::Wide(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws),
             }
         });
-        match &fire {
-            Some(fire) => leak_and_fire_lanes(v, |j| fire[j], drawing, &cursor, draws, spikes),
+        match self.drawing_setup {
+            Some(_) => {
+                let index: &[u8; NEURONS] = self.dynamics.index(tables).try_into().expect("one index per neuron");
+                let columns = self.dynamics.fire(tables);
+                let fire = FireTable::of(columns, index, isa);
+                // Flags shared by all the core's dynamics are one value for the whole lane loop,
+                // which the compiler then specialises (8 % of such a core's tick).
+                let flags = columns.column(FIRE_COLUMNS - 1);
+                if flags.iter().all(|&f| f == flags[0]) {
+                    let flags = flags[0] as u8;
+                    leak_and_fire_lanes(v, |j| FireParams { flags, ..fire.get(j) }, drawing, &cursor, draws, spikes)
+                } else {
+                    leak_and_fire_lanes(v, |j| fire.get(j), drawing, &cursor, draws, spikes)
+                }
+            }
             None => {
                 // All 256 neurons share dynamics[0], which draws.
                 let p = FireParams::of(&table[0]);
@@ -1491,7 +1509,38 @@ const FIRE_NORMAL: u8 = 8;
 const FIRE_LINEAR: u8 = 16;
 const FIRE_NON_RESET: u8 = 32;
 
+/// How many numbers a [`FireParams`] has (its flags one of them).
+const FIRE_COLUMNS: usize = 6;
+
+/// The [`FireParams`] of a run of `len` dynamics, as columns: leak, threshold, negative
+/// threshold, reset, mask and flags of each, `len` numbers each. A lookup of one number for
+/// every neuron reads one column (a few lines; as records, the number's every sixth word).
+#[derive(Debug, Clone, Copy)]
+struct FireColumns<'a> {
+    len: usize,
+    numbers: &'a [i32],
+}
+
+impl FireColumns<'_> {
+    /// The columns of `table`, one after the other.
+    fn numbers_of(table: &[Dynamics]) -> Vec<i32> {
+        let fire: Vec<[i32; FIRE_COLUMNS]> = table.iter().map(|d| FireParams::of(d).numbers()).collect();
+        (0..FIRE_COLUMNS).flat_map(|k| fire.iter().map(move |numbers| numbers[k])).collect()
+    }
+
+    /// The `k`-th number (in the order of [`FireParams::numbers`]) of every dynamics.
+    #[inline(always)]
+    fn column(&self, k: usize) -> &[i32] {
+        &self.numbers[k * self.len..(k + 1) * self.len]
+    }
+}
+
 impl FireParams {
+    /// Leak, threshold, negative threshold, reset, mask, flags: the columns of [`FireColumns`].
+    fn numbers(&self) -> [i32; FIRE_COLUMNS] {
+        [self.leak, self.thr, self.beta, self.r, self.mask, self.flags as i32]
+    }
+
     #[inline(always)]
     fn of(d: &Dynamics) -> Self {
         let flag = |on: bool, bit: u8| if on { bit } else { 0 };
@@ -1507,6 +1556,56 @@ impl FireParams {
                 | flag(d.reset_mode == ResetMode::Normal, FIRE_NORMAL)
                 | flag(d.reset_mode == ResetMode::Linear, FIRE_LINEAR)
                 | flag(d.reset_mode == ResetMode::NonReset, FIRE_NON_RESET),
+        }
+    }
+}
+
+/// The [`FireParams`] of every neuron of a core whose neurons have dynamics of their own, one
+/// array per number, so that [`leak_and_fire_lanes`] loads each number of 16 lanes as one
+/// vector; filled from the columns of the core's dynamics by permutes where they fit two
+/// registers (copied record by record, with each column written out and read back, they
+/// waited for the stores: 6 % of such a core's tick).
+struct FireTable {
+    leak: [i32; NEURONS],
+    thr: [i32; NEURONS],
+    beta: [i32; NEURONS],
+    r: [i32; NEURONS],
+    mask: [i32; NEURONS],
+    flags: [i32; NEURONS],
+}
+
+impl FireTable {
+    /// Neuron j's numbers are those of the `index[j]`-th dynamics of `columns`.
+    #[inline(always)]
+    fn of(columns: FireColumns<'_>, index: &[u8; NEURONS], isa: Isa) -> Self {
+        let mut arrays = [[0i32; NEURONS]; FIRE_COLUMNS];
+        for (k, out) in arrays.iter_mut().enumerate() {
+            let column = columns.column(k);
+            #[cfg(target_arch = "x86_64")]
+            if isa == Isa::Avx512 && columns.len <= PERMUTED_TABLE {
+                // SAFETY: `Isa::Avx512` is only made when the CPU has AVX-512; every index is
+                // a position in the column (see `CoreState::new`), which has at most 32.
+                unsafe { permute_lanes_avx512(out, column_registers_avx512(column), index) };
+                continue;
+            }
+            let _ = isa;
+            for (x, &at) in out.iter_mut().zip(index) {
+                *x = column[at as usize];
+            }
+        }
+        let [leak, thr, beta, r, mask, flags] = arrays;
+        Self { leak, thr, beta, r, mask, flags }
+    }
+
+    #[inline(always)]
+    fn get(&self, j: usize) -> FireParams {
+        FireParams {
+            leak: self.leak[j],
+            thr: self.thr[j],
+            beta: self.beta[j],
+            r: self.r[j],
+            mask: self.mask[j],
+            flags: self.flags[j] as u8,
         }
     }
 }
@@ -1764,9 +1863,11 @@ fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4])
 /// instruction set's tick only made the tick larger), with a copy of the lookups and kernels
 /// per instruction set of its own.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn dynamics_indexed(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
+    columns: FireColumns<'_>,
     index: &[u8],
     kernel: &SharedKernel,
     keep: &[u64; 4],
@@ -1778,7 +1879,7 @@ fn dynamics_indexed(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only made when the CPU has them (see
         // `CoreState::tick`).
-        Isa::Avx512 => unsafe { dynamics_table_avx512(v, table, index, kernel, keep, spikes) },
+        Isa::Avx512 => unsafe { dynamics_table_avx512(v, table, columns, index, kernel, keep, spikes) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { dynamics_table_avx2(v, table, index, kernel, keep, spikes) },
@@ -1791,16 +1892,17 @@ fn dynamics_indexed(
 unsafe fn dynamics_table_avx512(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
+    columns: FireColumns<'_>,
     index: &[u8; NEURONS],
     kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
     // SAFETY: this function runs only where the CPU has AVX-512 (see `dynamics_indexed`), and
-    // every index is a position in `table` (see `CoreState::new`).
+    // every index is a position in `table` and its columns (see `CoreState::new`).
     let lookup = |out: &mut [i32; NEURONS], number: Number| unsafe {
-        if table.len() <= PERMUTED_TABLE {
-            permute_avx512(out, table, index, number)
+        if columns.len <= PERMUTED_TABLE {
+            permute_avx512(out, columns, index, number)
         } else {
             gather_avx512(out, table, index, number)
         }
@@ -1900,28 +2002,75 @@ unsafe fn gather_avx512(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u
 /// Most tables a core's neurons index that [`permute_avx512`] looks up in.
 const PERMUTED_TABLE: usize = 32;
 
-/// [`lookup_scalar`] for a table of at most [`PERMUTED_TABLE`] dynamics: the number of every
-/// entry in two registers, and each 16 neurons' numbers picked from them by one permute of
-/// their indices (a gather loads 16 times; the gathers were half these cores' tick).
+/// [`lookup_scalar`] for a table of at most [`PERMUTED_TABLE`] dynamics, by permutes of its
+/// columns ([`permute_lanes_avx512`]; a gather loads 16 times: the gathers were half these
+/// cores' tick).
 ///
 /// # Safety
-/// The CPU must have AVX-512F, `table.len()` must be at most [`PERMUTED_TABLE`], and every
+/// The CPU must have AVX-512F, `columns.len` must be at most [`PERMUTED_TABLE`], and every
 /// `index[j]` below it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn permute_avx512(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEURONS], number: Number) {
-    use std::arch::x86_64::*;
-    debug_assert!(table.len() <= PERMUTED_TABLE && index.iter().all(|&k| (k as usize) < table.len()));
-    let mut column = [0i32; PERMUTED_TABLE];
-    for (c, d) in column.iter_mut().zip(table) {
-        *c = number.of(d);
-    }
-    // SAFETY: `column` holds 32 numbers, `index` 256 bytes, `out` 256 numbers; the permute
-    // reads the low five bits of each index, which is the index itself (below 32).
+unsafe fn permute_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
+    debug_assert!(columns.len <= PERMUTED_TABLE && index.iter().all(|&k| (k as usize) < columns.len));
+    use std::arch::x86_64::_mm512_add_epi32;
+    // SAFETY: the caller's guarantees.
     unsafe {
-        let low = _mm512_loadu_si512(column.as_ptr().cast());
-        let high = _mm512_loadu_si512(column.as_ptr().add(16).cast());
-        for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
+        // The columns of FireParams::numbers: leak, threshold, negative threshold, reset, mask.
+        let column = |k: usize| column_registers_avx512(columns.column(k));
+        let registers = match number {
+            Number::Leak => column(0),
+            Number::Threshold => column(1),
+            Number::NegativeThreshold => column(2),
+            Number::Reset => column(3),
+            Number::Ceiling => {
+                let ((a, b), (c, d)) = (column(1), column(4));
+                (_mm512_add_epi32(a, c), _mm512_add_epi32(b, d))
+            }
+        };
+        permute_lanes_avx512(out, registers, index)
+    }
+}
+
+/// A column of at most [`PERMUTED_TABLE`] numbers in two registers (lanes past its end 0).
+///
+/// # Safety
+/// The CPU must have AVX-512F, and the column at most [`PERMUTED_TABLE`] numbers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn column_registers_avx512(column: &[i32]) -> (std::arch::x86_64::__m512i, std::arch::x86_64::__m512i) {
+    use std::arch::x86_64::*;
+    debug_assert!(column.len() <= PERMUTED_TABLE);
+    let n = column.len();
+    let (low, high) = (((1u32 << n.min(16)) - 1) as u16, ((1u32 << n.saturating_sub(16)) - 1) as u16);
+    // SAFETY: a masked load reads only its set lanes, each inside the column.
+    unsafe {
+        (
+            _mm512_maskz_loadu_epi32(low, column.as_ptr()),
+            _mm512_maskz_loadu_epi32(high, column.as_ptr().wrapping_add(16)),
+        )
+    }
+}
+
+/// `out[j]` = number `index[j]` of the 32 in `(low, high)` (lanes 0-15, 16-31) for every
+/// neuron j, 16 neurons at a time with one permute of their indices.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn permute_lanes_avx512(
+    out: &mut [i32; NEURONS],
+    (low, high): (std::arch::x86_64::__m512i, std::arch::x86_64::__m512i),
+    index: &[u8; NEURONS],
+) {
+    use std::arch::x86_64::*;
+    for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
+        // SAFETY: 16 bytes of `index` from 16 x block (256 = 16 x 16), 16 numbers of `out`
+        // there; the permute reads the low five bits of each index.
+        unsafe {
             let k = _mm512_cvtepu8_epi32(_mm_loadu_si128(index.as_ptr().add(16 * block).cast()));
             _mm512_storeu_si512(lanes.as_mut_ptr().cast(), _mm512_permutex2var_epi32(low, k, high));
         }
@@ -2283,10 +2432,22 @@ mod tests {
                     assert_eq!(got, expected, "gather of {number:?} from {len} dynamics");
                     if len <= PERMUTED_TABLE {
                         got = [0; NEURONS];
+                        let numbers = FireColumns::numbers_of(&table);
+                        let columns = FireColumns { len, numbers: &numbers };
                         // SAFETY: as above, and the table has at most 32 dynamics.
-                        unsafe { permute_avx512(&mut got, &table, &index, number) };
+                        unsafe { permute_avx512(&mut got, columns, &index, number) };
                         assert_eq!(got, expected, "permute of {number:?} from {len} dynamics");
                     }
+                }
+            }
+            // The fire parameters of every neuron, laid out by permutes and one by one.
+            let numbers = FireColumns::numbers_of(&table);
+            let columns = FireColumns { len, numbers: &numbers };
+            for isa in [Isa::Baseline, Isa::Avx512.supported()] {
+                let fire = FireTable::of(columns, &index, isa);
+                for (j, &k) in index.iter().enumerate() {
+                    let (got, want) = (fire.get(j), FireParams::of(&table[k as usize]));
+                    assert_eq!(got.numbers(), want.numbers(), "{isa:?}: neuron {j} of {len} dynamics");
                 }
             }
         }
