@@ -6,10 +6,13 @@ since the machine may be shared and noisy. The workloads:
 - ``chip``: a full 64 x 64-core chip (4096 cores, 1,048,576 neurons), crossbar density 0.5
   (about 128 synapses per axon), deterministic neurons firing at about 20 Hz (2 % of neurons
   per tick), every neuron targeting a random axon of a random core of the system with a random
-  delay 1..15. The rate is measured and printed, so the workload is honest.
+  delay 1..15. The rate is measured and printed, so the workload is honest. Also with each
+  neuron's threshold one of nine, so that a core's neurons have dynamics of their own (the
+  engine's per-neuron paths).
 - ``scale``: the same per-chip workload on 1, 4 and 16 chips (``--large``: and 32), 5 % of the
   neurons targeting another chip (time per tick against cores), and on a 16 x 16 block of
-  cores whose state fits the CPU's private caches; the sizes measured in turns over several
+  cores whose state fits the last-level cache (and the lines a tick reads, the private
+  caches); the sizes measured in turns over several
   rounds (each row its median round; each round's ratios to one chip printed as a range).
 - ``quiet``: a chip where only a few cores receive input; the rest are quiet and should cost
   close to nothing.
@@ -71,7 +74,8 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
 
     With ``block``, only a ``block`` x ``block`` square of cores of one chip, each neuron
     targeting a random core of the square: the same work per core in a network small enough
-    for the CPU's private caches (256 cores: 2.9 MB of state).
+    for the last-level cache, and the lines a tick reads for the private caches (256 cores: 2.9 MB
+    of state).
 
     With ``threshold_spread`` s, each driven neuron's threshold is its usual value plus a
     random integer in -s..=s, so that a core's neurons have up to 2 s + 1 distinct dynamics
@@ -355,8 +359,8 @@ def machine() -> Dict[str, object]:
             "platform": platform.platform()}
 
 
-#: Side of the square of cores of the scale table's smallest size: 256 cores, 2.9 MB of state,
-#: each thread's half in its core's own L2 cache.
+#: Side of the square of cores of the scale table's smallest size: 256 cores, 2.9 MB of state
+#: (in the last-level cache; the lines a tick reads, some 0.4 MB a thread, in its core's L2).
 IN_CACHE_BLOCK = 16
 
 
@@ -375,6 +379,9 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print, larg
         rows.append(measure("chip", chip, ticks, th))
     for isa in ("avx2", "baseline"):
         rows.append(measure(f"chip isa={isa}", chip, ticks // 4, threads, isa=isa))
+    # Each neuron's threshold one of nine: a core's neurons have dynamics of their own, the
+    # engine's per-neuron paths.
+    rows.append(measure("chip 9 dynamics", chip_workload((1, 1), threshold_spread=4), ticks // 2, threads))
 
     log("building the stochastic workload...")
     rows.append(measure("chip stochastic", chip_workload((1, 1), stochastic=True), ticks // 4, threads))
@@ -392,7 +399,7 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print, larg
     for chips in scale:
         log(f"building {chips[0]}x{chips[1]} chips ({CORES_PER_CHIP * chips[0] * chips[1]} cores)...")
         nets.append((f"scale {chips[0]}x{chips[1]} chips", chip if chips == (1, 1) else chip_workload(chips)))
-    # The same work per core with every line in the CPU's private caches: what the engine
+    # The same work per core with every line in the CPU's caches: what the engine
     # costs when memory costs (almost) nothing, measured in the same turns.
     nets.append((f"scale {IN_CACHE_BLOCK}x{IN_CACHE_BLOCK} cores", chip_workload((1, 1), block=IN_CACHE_BLOCK)))
     log(f"scale: each size in turn, {3 if quick else 5} rounds...")
@@ -482,7 +489,7 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
     """The engine's time per core-tick at each size next to the memory floor's, same threads,
     and against the size before; with ``ratio_rounds`` (the scale sizes measured in turns, in
     the order of ``names``, one chip first), the range of each size's ratio to one chip over
-    the rounds; then the size whose state fits the private caches, if it was measured."""
+    the rounds; then the size whose state fits the caches, if it was measured."""
     threads = floor[0]["threads"]
     engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
     in_cache = None
@@ -520,7 +527,7 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
         before = e
     if in_cache is not None and e1 is not None:
         e, mb = in_cache["ns_per_core_tick"], in_cache["bytes_per_core"] * in_cache["cores"] / 1e6
-        log(f"  {in_cache['cores']} cores, state in the private caches ({mb:.1f} MB): "
+        log(f"  {in_cache['cores']} cores, state in cache ({mb:.1f} MB): "
             f"engine {e:.1f} ns, {e / e1:.2f} times one chip{spread(in_cache['name'], -1)}")
 
 

@@ -1588,6 +1588,13 @@ impl FireTable {
                 unsafe { permute_lanes_avx512(out, column_registers_avx512(column), index) };
                 continue;
             }
+            #[cfg(target_arch = "x86_64")]
+            if isa == Isa::Avx2 && columns.len <= PERMUTED_TABLE_AVX2 {
+                // SAFETY: `Isa::Avx2` is only made when the CPU has AVX2; every index is a
+                // position in the column, which has at most 16.
+                unsafe { permute_avx2(out, column, None, index) };
+                continue;
+            }
             let _ = isa;
             for (x, &at) in out.iter_mut().zip(index) {
                 *x = column[at as usize];
@@ -1882,7 +1889,7 @@ fn dynamics_indexed(
         Isa::Avx512 => unsafe { dynamics_table_avx512(v, table, columns, index, kernel, keep, spikes) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Isa::Avx2 => unsafe { dynamics_table_avx2(v, table, index, kernel, keep, spikes) },
+        Isa::Avx2 => unsafe { dynamics_table_avx2(v, table, columns, index, kernel, keep, spikes) },
         _ => dynamics_table(v, table, kernel, keep, spikes, |out, number| lookup_scalar(out, table, index, number)),
     }
 }
@@ -1915,12 +1922,27 @@ unsafe fn dynamics_table_avx512(
 unsafe fn dynamics_table_avx2(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
+    columns: FireColumns<'_>,
     index: &[u8; NEURONS],
     kernel: &SharedKernel,
     keep: &[u64; 4],
     spikes: &mut [u64; 4],
 ) -> bool {
-    dynamics_table(v, table, kernel, keep, spikes, |out, number| lookup_scalar(out, table, index, number))
+    // SAFETY: this function runs only where the CPU has AVX2 (see `dynamics_indexed`), and
+    // every index is a position in `table` and its columns (see `CoreState::new`).
+    let lookup = |out: &mut [i32; NEURONS], number: Number| unsafe {
+        if columns.len <= PERMUTED_TABLE_AVX2 {
+            let (first, second) = number.columns();
+            let plus = match second {
+                Some(k) => Some(columns.column(k)),
+                None => None,
+            };
+            permute_avx2(out, columns.column(first), plus, index)
+        } else {
+            lookup_scalar(out, table, index, number)
+        }
+    };
+    dynamics_table(v, table, kernel, keep, spikes, lookup)
 }
 
 /// A number of a [`Dynamics`] that the dynamics kernels read per neuron: one of
@@ -1947,6 +1969,18 @@ impl Number {
             Number::NegativeThreshold => d.negative_threshold,
             Number::Reset => d.reset_value,
             Number::Ceiling => d.threshold + d.mask,
+        }
+    }
+
+    /// The columns of [`FireColumns`] that make the number (the ceiling is the sum of two).
+    fn columns(self) -> (usize, Option<usize>) {
+        // The columns of FireParams::numbers: leak, threshold, negative threshold, reset, mask.
+        match self {
+            Number::Leak => (0, None),
+            Number::Threshold => (1, None),
+            Number::NegativeThreshold => (2, None),
+            Number::Reset => (3, None),
+            Number::Ceiling => (1, Some(4)),
         }
     }
 
@@ -2016,19 +2050,63 @@ unsafe fn permute_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, ind
     use std::arch::x86_64::_mm512_add_epi32;
     // SAFETY: the caller's guarantees.
     unsafe {
-        // The columns of FireParams::numbers: leak, threshold, negative threshold, reset, mask.
-        let column = |k: usize| column_registers_avx512(columns.column(k));
-        let registers = match number {
-            Number::Leak => column(0),
-            Number::Threshold => column(1),
-            Number::NegativeThreshold => column(2),
-            Number::Reset => column(3),
-            Number::Ceiling => {
-                let ((a, b), (c, d)) = (column(1), column(4));
+        let registers = match number.columns() {
+            (first, None) => column_registers_avx512(columns.column(first)),
+            (first, Some(second)) => {
+                let (a, b) = column_registers_avx512(columns.column(first));
+                let (c, d) = column_registers_avx512(columns.column(second));
                 (_mm512_add_epi32(a, c), _mm512_add_epi32(b, d))
             }
         };
         permute_lanes_avx512(out, registers, index)
+    }
+}
+
+/// Most dynamics a core's neurons index that [`permute_avx2`] looks up in.
+const PERMUTED_TABLE_AVX2: usize = 16;
+
+/// `out[j]` = `column[index[j]]` (plus `plus[index[j]]`) for every neuron j, for columns of at
+/// most [`PERMUTED_TABLE_AVX2`] numbers: each column in two registers, and 8 neurons' numbers
+/// picked from them by a permute of each and a blend.
+///
+/// # Safety
+/// The CPU must have AVX2, the columns at most [`PERMUTED_TABLE_AVX2`] numbers (of the same
+/// length), and every `index[j]` below their length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn permute_avx2(out: &mut [i32; NEURONS], column: &[i32], plus: Option<&[i32]>, index: &[u8; NEURONS]) {
+    use std::arch::x86_64::*;
+    let n = column.len();
+    debug_assert!(n <= PERMUTED_TABLE_AVX2 && plus.is_none_or(|p| p.len() == n));
+    debug_assert!(index.iter().all(|&k| (k as usize) < n));
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // A lane of a masked load is read when its mask's top bit is set: lanes below the length.
+    let (low, high) = (
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32 - 8), lane),
+    );
+    // SAFETY: masked loads read only lanes inside the column; 8 bytes of `index` from 8 x
+    // block, 8 numbers of `out` there.
+    unsafe {
+        let load = |c: &[i32]| {
+            (_mm256_maskload_epi32(c.as_ptr(), low), _mm256_maskload_epi32(c.as_ptr().wrapping_add(8), high))
+        };
+        let (mut a, mut b) = load(column);
+        if let Some(p) = plus {
+            let (c, d) = load(p);
+            (a, b) = (_mm256_add_epi32(a, c), _mm256_add_epi32(b, d));
+        }
+        let seven = _mm256_set1_epi32(7);
+        for (block, lanes) in out.chunks_exact_mut(8).enumerate() {
+            let k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(index.as_ptr().add(8 * block).cast()));
+            // permutevar8x32 reads the low three bits of each index; the fourth picks the register.
+            let x = _mm256_blendv_epi8(
+                _mm256_permutevar8x32_epi32(a, k),
+                _mm256_permutevar8x32_epi32(b, k),
+                _mm256_cmpgt_epi32(k, seven),
+            );
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), x);
+        }
     }
 }
 
@@ -2394,8 +2472,9 @@ mod tests {
     }
 
     /// Every way of looking up the numbers of a core's neurons (one by one; AVX-512 permutes
-    /// for tables of up to 32 dynamics, both halves of the permute's two registers; AVX-512
-    /// gathers for any table) gives the same numbers, the ceiling (threshold plus mask) too.
+    /// for tables of up to 32 dynamics, both halves of the permute's two registers; AVX2
+    /// permutes for up to 16; AVX-512 gathers for any table) gives the same numbers, the
+    /// ceiling (threshold plus mask) too, and so does every layout of their fire parameters.
     #[test]
     fn per_neuron_lookups_agree() {
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
@@ -2403,7 +2482,7 @@ mod tests {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             (state >> 33) % n
         };
-        for len in [1, 2, 9, 16, 17, 31, 32, 33, 200, 256] {
+        for len in [1, 2, 7, 8, 9, 16, 17, 31, 32, 33, 200, 256] {
             let table: Vec<Dynamics> = (0..len)
                 .map(|_| {
                     Dynamics::of(&NeuronParams {
@@ -2439,11 +2518,23 @@ mod tests {
                         assert_eq!(got, expected, "permute of {number:?} from {len} dynamics");
                     }
                 }
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") && len <= PERMUTED_TABLE_AVX2 {
+                    let mut got = [0; NEURONS];
+                    let numbers = FireColumns::numbers_of(&table);
+                    let columns = FireColumns { len, numbers: &numbers };
+                    let (first, second) = number.columns();
+                    let plus = second.map(|k| columns.column(k));
+                    // SAFETY: the CPU has AVX2; the columns have at most 16 numbers, and every
+                    // index is below `len`.
+                    unsafe { permute_avx2(&mut got, columns.column(first), plus, &index) };
+                    assert_eq!(got, expected, "AVX2 permute of {number:?} from {len} dynamics");
+                }
             }
             // The fire parameters of every neuron, laid out by permutes and one by one.
             let numbers = FireColumns::numbers_of(&table);
             let columns = FireColumns { len, numbers: &numbers };
-            for isa in [Isa::Baseline, Isa::Avx512.supported()] {
+            for isa in [Isa::Baseline, Isa::Avx2.supported(), Isa::Avx512.supported()] {
                 let fire = FireTable::of(columns, &index, isa);
                 for (j, &k) in index.iter().enumerate() {
                     let (got, want) = (fire.get(j), FireParams::of(&table[k as usize]));
