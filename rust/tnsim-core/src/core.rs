@@ -37,7 +37,7 @@ use crate::counters::Counters;
 use crate::grid::GridIndex;
 use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP_SIDE, NEURONS, SLOTS, V_MAX, V_MIN};
 use crate::potentials::{stays_narrow, CorePotentials, NarrowPotentials, PotentialStore};
-use crate::prng::{draw_position, Xorshift32};
+use crate::prng::{draw_position, Xorshift32, DRAW_BLOCK};
 
 /// Run `$body` with `$i` bound to the position of every set bit of `$words` (a `[u64; 4]`),
 /// in ascending order. Word by word with the word in a register: an iterator over the 256
@@ -1337,8 +1337,8 @@ impl CoreState {
             let lanes = [r[0] & drawing[0], r[1] & drawing[1], r[2] & drawing[2], r[3] & drawing[3]];
             let stochastic = [r[0] & by_type[g][0], r[1] & by_type[g][1], r[2] & by_type[g][2], r[3] & by_type[g][3]];
             match weights {
-                WeightsRef::Narrow(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws),
-                WeightsRef::Wide(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws),
+                WeightsRef::Narrow(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws, isa),
+                WeightsRef::Wide(w) => integrate_axon_drawing(v, &mut cursor, &lanes, &stochastic, &w[g], draws, isa),
             }
         });
         match self.drawing_setup {
@@ -1351,15 +1351,23 @@ impl CoreState {
                 let flags = columns.column(FIRE_COLUMNS - 1);
                 if flags.iter().all(|&f| f == flags[0]) {
                     let flags = flags[0] as u8;
-                    leak_and_fire_lanes(v, |j| FireParams { flags, ..fire.get(j) }, drawing, &cursor, draws, spikes)
+                    leak_and_fire_lanes(
+                        v,
+                        |j| FireParams { flags, ..fire.get(j) },
+                        drawing,
+                        &cursor,
+                        draws,
+                        spikes,
+                        isa,
+                    )
                 } else {
-                    leak_and_fire_lanes(v, |j| fire.get(j), drawing, &cursor, draws, spikes)
+                    leak_and_fire_lanes(v, |j| fire.get(j), drawing, &cursor, draws, spikes, isa)
                 }
             }
             None => {
                 // All 256 neurons share dynamics[0], which draws.
                 let p = FireParams::of(&table[0]);
-                leak_and_fire_lanes(v, |_| p, drawing, &cursor, draws, spikes);
+                leak_and_fire_lanes(v, |_| p, drawing, &cursor, draws, spikes, isa);
             }
         }
         let changed = start != *v || prng != self.prng;
@@ -1431,7 +1439,8 @@ fn count_lanes(n: &mut [u32; NEURONS], lanes: &[u64; 4]) {
 /// neurons that draw: a neuron set in `stochastic` (a subset of `lanes`) takes its next draw,
 /// `draws[draw_position(cursor[j])]`, as rho and advances its cursor (SPEC step 1 for a
 /// stochastic synapse); the others add their weight. Branch-free, so that it vectorises;
-/// `draws` not empty (see [`draw_at`]).
+/// `draws` not empty (see [`draw_at`]). With AVX2 each 64 lanes' draws are gathered first
+/// ([`draws_at`]): the compiler does not gather there, and the loop ran lane by lane.
 #[inline(always)]
 fn integrate_axon_drawing<W: Copy + Into<i32>>(
     v: &mut [i32; NEURONS],
@@ -1440,20 +1449,92 @@ fn integrate_axon_drawing<W: Copy + Into<i32>>(
     stochastic: &[u64; 4],
     w: &[W; NEURONS],
     draws: &[u32],
+    isa: Isa,
 ) {
     for (k, (&word, &drawn)) in lanes.iter().zip(stochastic).enumerate() {
         if word == 0 {
             continue;
         }
         let base = k * 64;
-        for l in 0..64 {
-            let j = base + l;
-            let (on, draws_here) = ((word >> l) & 1 == 1, (drawn >> l) & 1 == 1);
-            let s: i32 = w[j].into();
-            let rho = (draw_at(draws, cursor[j]) & 0xFF) as i32;
-            let add = if draws_here { (s.abs() >= rho) as i32 * s.signum() } else { s };
-            v[j] = if on { sat(v[j] + add) } else { v[j] };
-            cursor[j] += draws_here as u32;
+        // Lane l's draw: its cursor's, gathered before the loop or read in it.
+        if isa == Isa::Avx2 {
+            let mut gathered = [0u32; 64];
+            draws_at(&mut gathered, draws, cursor[base..base + 64].try_into().expect("64 lanes"), isa);
+            integrate_word_drawing(v, cursor, base, word, drawn, w, |l, _| gathered[l]);
+        } else {
+            integrate_word_drawing(v, cursor, base, word, drawn, w, |_, c| draw_at(draws, c));
+        }
+    }
+}
+
+/// [`integrate_axon_drawing`] of the 64 neurons from `base`, lane l's draw `draw(l, cursor)`.
+#[inline(always)]
+fn integrate_word_drawing<W: Copy + Into<i32>>(
+    v: &mut [i32; NEURONS],
+    cursor: &mut [u32; NEURONS],
+    base: usize,
+    word: u64,
+    drawn: u64,
+    w: &[W; NEURONS],
+    draw: impl Fn(usize, u32) -> u32,
+) {
+    for l in 0..64 {
+        let j = base + l;
+        let (on, draws_here) = ((word >> l) & 1 == 1, (drawn >> l) & 1 == 1);
+        let s: i32 = w[j].into();
+        let rho = (draw(l, cursor[j]) & 0xFF) as i32;
+        let add = if draws_here { (s.abs() >= rho) as i32 * s.signum() } else { s };
+        v[j] = if on { sat(v[j] + add) } else { v[j] };
+        cursor[j] += draws_here as u32;
+    }
+}
+
+/// `out[l]` = [`draw_at`]`(draws, cursor[l])` for every lane l: 8 lanes at a time with AVX2
+/// gathers where the tick runs with AVX2 (left to itself, the compiler loads these one by one
+/// there: the stochastic chip took 5.9 us of CPU per core-tick with AVX2 against 1.1 with
+/// AVX-512), else lane by lane as the compiler vectorises it (16-lane gathers with AVX-512).
+#[inline(always)]
+fn draws_at<const L: usize>(out: &mut [u32; L], draws: &[u32], cursor: &[u32; L], isa: Isa) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 && L.is_multiple_of(8) {
+        // SAFETY: `Isa::Avx2` is only made when the CPU has AVX2; `draws` is not empty (see
+        // `draw_at`).
+        unsafe { draws_at_avx2(out, draws, cursor) };
+        return;
+    }
+    let _ = isa;
+    for (x, &c) in out.iter_mut().zip(cursor) {
+        *x = draw_at(draws, c);
+    }
+}
+
+/// [`draws_at`] with AVX2 gathers.
+///
+/// # Safety
+/// The CPU must have AVX2; `draws` must not be empty; `L` must be a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn draws_at_avx2<const L: usize>(out: &mut [u32; L], draws: &[u32], cursor: &[u32; L]) {
+    use std::arch::x86_64::*;
+    debug_assert!(!draws.is_empty() && draws.len() <= i32::MAX as usize && L.is_multiple_of(8));
+    let last = _mm256_set1_epi32(draws.len() as i32 - 1);
+    let (block, low) = (_mm256_set1_epi32(!(DRAW_BLOCK as i32 - 1)), _mm256_set1_epi32(15));
+    for (lanes, at) in out.chunks_exact_mut(8).zip(cursor.chunks_exact(8)) {
+        // SAFETY: 8 cursors and 8 outputs at a time; each gathered position is clamped to the
+        // last draw, as in `draw_at`.
+        unsafe {
+            let k = _mm256_loadu_si256(at.as_ptr().cast());
+            // draw_position: (k & !255) | (k & 15) << 4 | (k >> 4 & 15).
+            let position = _mm256_or_si256(
+                _mm256_and_si256(k, block),
+                _mm256_or_si256(
+                    _mm256_slli_epi32::<4>(_mm256_and_si256(k, low)),
+                    _mm256_and_si256(_mm256_srli_epi32::<4>(k), low),
+                ),
+            );
+            let position = _mm256_min_epu32(position, last);
+            let x = _mm256_i32gather_epi32::<4>(draws.as_ptr().cast(), position);
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), x);
         }
     }
 }
@@ -1592,7 +1673,7 @@ impl FireTable {
             if isa == Isa::Avx2 && columns.len <= PERMUTED_TABLE_AVX2 {
                 // SAFETY: `Isa::Avx2` is only made when the CPU has AVX2; every index is a
                 // position in the column, which has at most 16.
-                unsafe { permute_avx2(out, column, None, index) };
+                unsafe { permute_lanes_avx2(out, column_registers_avx2(column), index) };
                 continue;
             }
             let _ = isa;
@@ -1629,20 +1710,21 @@ fn leak_and_fire_lanes(
     cursor: &[u32; NEURONS],
     draws: &[u32],
     spikes: &mut [u64; 4],
+    isa: Isa,
 ) {
     // Each neuron's leak draw, then its threshold noise's (mask is 0 when there is none),
     // gathered first: with the gathers in it, the arithmetic loop below did not vectorise.
     // Most networks have no threshold noise: their noise draws (all 0) are not gathered.
-    let mut rhos = [0i32; NEURONS];
+    let mut drawn = [0u32; NEURONS];
+    draws_at(&mut drawn, draws, cursor, isa);
+    let rhos: [i32; NEURONS] = std::array::from_fn(|j| (drawn[j] & 0xFF) as i32);
     let mut etas = [0i32; NEURONS];
-    for j in 0..NEURONS {
-        rhos[j] = (draw_at(draws, cursor[j]) & 0xFF) as i32;
-    }
     if (0..NEURONS).any(|j| params(j).mask != 0) {
+        let noise_at: [u32; NEURONS] =
+            std::array::from_fn(|j| cursor[j] + (params(j).flags & FIRE_STOCHASTIC_LEAK != 0) as u32);
+        draws_at(&mut drawn, draws, &noise_at, isa);
         for j in 0..NEURONS {
-            let p = params(j);
-            let leak_draws = (p.flags & FIRE_STOCHASTIC_LEAK != 0) as u32;
-            etas[j] = (draw_at(draws, cursor[j] + leak_draws) & 0x3_FFFF) as i32 & p.mask;
+            etas[j] = (drawn[j] & 0x3_FFFF) as i32 & params(j).mask;
         }
     }
     let mut fired = [0u8; NEURONS];
@@ -1932,12 +2014,7 @@ unsafe fn dynamics_table_avx2(
     // every index is a position in `table` and its columns (see `CoreState::new`).
     let lookup = |out: &mut [i32; NEURONS], number: Number| unsafe {
         if columns.len <= PERMUTED_TABLE_AVX2 {
-            let (first, second) = number.columns();
-            let plus = match second {
-                Some(k) => Some(columns.column(k)),
-                None => None,
-            };
-            permute_avx2(out, columns.column(first), plus, index)
+            permute_avx2(out, columns, index, number)
         } else {
             lookup_scalar(out, table, index, number)
         }
@@ -2065,44 +2142,75 @@ unsafe fn permute_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, ind
 /// Most dynamics a core's neurons index that [`permute_avx2`] looks up in.
 const PERMUTED_TABLE_AVX2: usize = 16;
 
-/// `out[j]` = `column[index[j]]` (plus `plus[index[j]]`) for every neuron j, for columns of at
-/// most [`PERMUTED_TABLE_AVX2`] numbers: each column in two registers, and 8 neurons' numbers
-/// picked from them by a permute of each and a blend.
+/// [`lookup_scalar`] for a table of at most [`PERMUTED_TABLE_AVX2`] dynamics, by permutes of
+/// its columns ([`permute_lanes_avx2`]).
 ///
 /// # Safety
-/// The CPU must have AVX2, the columns at most [`PERMUTED_TABLE_AVX2`] numbers (of the same
-/// length), and every `index[j]` below their length.
+/// The CPU must have AVX2, `columns.len` must be at most [`PERMUTED_TABLE_AVX2`], and every
+/// `index[j]` below it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn permute_avx2(out: &mut [i32; NEURONS], column: &[i32], plus: Option<&[i32]>, index: &[u8; NEURONS]) {
-    use std::arch::x86_64::*;
-    let n = column.len();
-    debug_assert!(n <= PERMUTED_TABLE_AVX2 && plus.is_none_or(|p| p.len() == n));
-    debug_assert!(index.iter().all(|&k| (k as usize) < n));
-    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    // A lane of a masked load is read when its mask's top bit is set: lanes below the length.
-    let (low, high) = (
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane),
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32 - 8), lane),
-    );
-    // SAFETY: masked loads read only lanes inside the column; 8 bytes of `index` from 8 x
-    // block, 8 numbers of `out` there.
+unsafe fn permute_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
+    use std::arch::x86_64::_mm256_add_epi32;
+    debug_assert!(columns.len <= PERMUTED_TABLE_AVX2 && index.iter().all(|&k| (k as usize) < columns.len));
+    // SAFETY: the caller's guarantees.
     unsafe {
-        let load = |c: &[i32]| {
-            (_mm256_maskload_epi32(c.as_ptr(), low), _mm256_maskload_epi32(c.as_ptr().wrapping_add(8), high))
+        let registers = match number.columns() {
+            (first, None) => column_registers_avx2(columns.column(first)),
+            (first, Some(second)) => {
+                let (a, b) = column_registers_avx2(columns.column(first));
+                let (c, d) = column_registers_avx2(columns.column(second));
+                (_mm256_add_epi32(a, c), _mm256_add_epi32(b, d))
+            }
         };
-        let (mut a, mut b) = load(column);
-        if let Some(p) = plus {
-            let (c, d) = load(p);
-            (a, b) = (_mm256_add_epi32(a, c), _mm256_add_epi32(b, d));
-        }
-        let seven = _mm256_set1_epi32(7);
-        for (block, lanes) in out.chunks_exact_mut(8).enumerate() {
+        permute_lanes_avx2(out, registers, index)
+    }
+}
+
+/// A column of at most [`PERMUTED_TABLE_AVX2`] numbers in two registers (lanes past its end 0).
+///
+/// # Safety
+/// The CPU must have AVX2, and the column at most [`PERMUTED_TABLE_AVX2`] numbers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn column_registers_avx2(column: &[i32]) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i) {
+    use std::arch::x86_64::*;
+    debug_assert!(column.len() <= PERMUTED_TABLE_AVX2);
+    let n = column.len() as i32;
+    // A lane of a masked load is read when its mask's top bit is set: lanes below the length.
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let (low, high) =
+        (_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane));
+    // SAFETY: a masked load reads only its set lanes, each inside the column.
+    unsafe {
+        (_mm256_maskload_epi32(column.as_ptr(), low), _mm256_maskload_epi32(column.as_ptr().wrapping_add(8), high))
+    }
+}
+
+/// `out[j]` = number `index[j]` of the 16 in `(low, high)` (lanes 0-7, 8-15) for every neuron
+/// j, 8 neurons at a time: a permute of each register by the indices' low three bits, and a
+/// blend by the fourth.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn permute_lanes_avx2(
+    out: &mut [i32; NEURONS],
+    (low, high): (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i),
+    index: &[u8; NEURONS],
+) {
+    use std::arch::x86_64::*;
+    let seven = _mm256_set1_epi32(7);
+    for (block, lanes) in out.chunks_exact_mut(8).enumerate() {
+        // SAFETY: 8 bytes of `index` from 8 x block (256 = 32 x 8), 8 numbers of `out` there.
+        unsafe {
             let k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(index.as_ptr().add(8 * block).cast()));
-            // permutevar8x32 reads the low three bits of each index; the fourth picks the register.
             let x = _mm256_blendv_epi8(
-                _mm256_permutevar8x32_epi32(a, k),
-                _mm256_permutevar8x32_epi32(b, k),
+                _mm256_permutevar8x32_epi32(low, k),
+                _mm256_permutevar8x32_epi32(high, k),
                 _mm256_cmpgt_epi32(k, seven),
             );
             _mm256_storeu_si256(lanes.as_mut_ptr().cast(), x);
@@ -2523,11 +2631,9 @@ mod tests {
                     let mut got = [0; NEURONS];
                     let numbers = FireColumns::numbers_of(&table);
                     let columns = FireColumns { len, numbers: &numbers };
-                    let (first, second) = number.columns();
-                    let plus = second.map(|k| columns.column(k));
                     // SAFETY: the CPU has AVX2; the columns have at most 16 numbers, and every
                     // index is below `len`.
-                    unsafe { permute_avx2(&mut got, columns.column(first), plus, &index) };
+                    unsafe { permute_avx2(&mut got, columns, &index, number) };
                     assert_eq!(got, expected, "AVX2 permute of {number:?} from {len} dynamics");
                 }
             }
