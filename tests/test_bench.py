@@ -95,7 +95,7 @@ def test_floor_table_gives_each_size_against_the_one_before_and_the_in_cache_siz
     assert table == [["1", "200.0", "100.0", "100.0", "1.00", "1.00", "1.00-1.00"],
                      ["16", "260.0", "140.0", "120.0", "1.30", "1.40", "1.30", "1.25-1.30"],
                      ["32", "265.2", "142.0", "123.2", "1.33", "1.42", "1.02", "1.30-1.32"]]
-    assert lines[6].split() == ["256", "cores,", "state", "in", "the", "private", "caches", "(2.9", "MB):",
+    assert lines[6].split() == ["256", "cores,", "state", "in", "cache", "(2.9", "MB):",
                                 "engine", "190.0", "ns,", "0.95", "times", "one", "chip", "0.90-0.96"]
 
 

@@ -384,7 +384,9 @@ def run_benchmarks(quick: bool = False, log: Callable[[str], None] = print, larg
     rows.append(measure("chip 9 dynamics", chip_workload((1, 1), threshold_spread=4), ticks // 2, threads))
 
     log("building the stochastic workload...")
-    rows.append(measure("chip stochastic", chip_workload((1, 1), stochastic=True), ticks // 4, threads))
+    stochastic = chip_workload((1, 1), stochastic=True)
+    rows.append(measure("chip stochastic", stochastic, ticks // 4, threads))
+    rows.append(measure("chip stochastic isa=avx2", stochastic, ticks // 4, threads, isa="avx2"))
     rows.append(measure("chip stochastic 9 dynamics", chip_workload((1, 1), stochastic=True, threshold_spread=4),
                         ticks // 4, threads))
 
