@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::core::{deliver, Cores, EvalMode, Isa, Scheduler, TickContext, TickSink};
+use crate::core::{deliver, CoreState, Cores, EvalMode, Isa, Scheduler, TickContext, TickSink};
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::grid::GridIndex;
@@ -568,10 +568,14 @@ impl Simulator {
             let ctx = TickContext { t, record_spikes: record, mode, lookup: grid, schedulers, tables, isa };
             let mut sink = TickSink { pending: Vec::with_capacity(NEURONS), ..TickSink::default() };
             let mut queued = Vec::with_capacity(NEURONS);
-            for (k, first) in chunk.iter().take(PREFETCH_AHEAD).enumerate() {
-                if first.prefetch(t, schedulers, tables) {
+            // The reads of the chunk's core k, and its potentials if it will tick.
+            let prefetch = |core: &CoreState, k: usize, potentials: &PotentialsChunk| {
+                if core.prefetch(t, schedulers, tables) {
                     potentials.prefetch(k);
                 }
+            };
+            for (k, first) in chunk.iter().take(PREFETCH_AHEAD).enumerate() {
+                prefetch(first, k, &potentials);
             }
             for k in 0..chunk.len() {
                 if let Some(far) = chunk.get(k + PREFETCH_FIELDS_AHEAD) {
@@ -580,9 +584,7 @@ impl Simulator {
                     schedulers[start + k + PREFETCH_FIELDS_AHEAD].prefetch_slot(slot);
                 }
                 if let Some(next) = chunk.get(k + PREFETCH_AHEAD) {
-                    if next.prefetch(t, schedulers, tables) {
-                        potentials.prefetch(k + PREFETCH_AHEAD);
-                    }
+                    prefetch(next, k + PREFETCH_AHEAD, &potentials);
                 }
                 chunk[k].tick(potentials.core(k), &ctx, &mut sink);
                 deliver(schedulers, &queued);
