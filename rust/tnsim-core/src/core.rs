@@ -2127,15 +2127,29 @@ unsafe fn permute_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, ind
     use std::arch::x86_64::_mm512_add_epi32;
     // SAFETY: the caller's guarantees.
     unsafe {
-        let registers = match number.columns() {
-            (first, None) => column_registers_avx512(columns.column(first)),
-            (first, Some(second)) => {
-                let (a, b) = column_registers_avx512(columns.column(first));
-                let (c, d) = column_registers_avx512(columns.column(second));
-                (_mm512_add_epi32(a, c), _mm512_add_epi32(b, d))
-            }
-        };
+        let registers =
+            number_registers(columns, number, |c| column_registers_avx512(c), |a, b| _mm512_add_epi32(a, b));
         permute_lanes_avx512(out, registers, index)
+    }
+}
+
+/// The two registers holding `number` of each of a core's dynamics: its column, as `load`
+/// puts one in registers, or the sum (`add`) of two such columns (the ceiling).
+#[inline(always)]
+fn number_registers<V: Copy>(
+    columns: FireColumns<'_>,
+    number: Number,
+    load: impl Fn(&[i32]) -> (V, V),
+    add: impl Fn(V, V) -> V,
+) -> (V, V) {
+    let (first, second) = number.columns();
+    let (a, b) = load(columns.column(first));
+    match second {
+        Some(second) => {
+            let (c, d) = load(columns.column(second));
+            (add(a, c), add(b, d))
+        }
+        None => (a, b),
     }
 }
 
@@ -2155,14 +2169,7 @@ unsafe fn permute_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index
     debug_assert!(columns.len <= PERMUTED_TABLE_AVX2 && index.iter().all(|&k| (k as usize) < columns.len));
     // SAFETY: the caller's guarantees.
     unsafe {
-        let registers = match number.columns() {
-            (first, None) => column_registers_avx2(columns.column(first)),
-            (first, Some(second)) => {
-                let (a, b) = column_registers_avx2(columns.column(first));
-                let (c, d) = column_registers_avx2(columns.column(second));
-                (_mm256_add_epi32(a, c), _mm256_add_epi32(b, d))
-            }
-        };
+        let registers = number_registers(columns, number, |c| column_registers_avx2(c), |a, b| _mm256_add_epi32(a, b));
         permute_lanes_avx2(out, registers, index)
     }
 }
