@@ -1993,7 +1993,7 @@ unsafe fn dynamics_table_avx512(
         if columns.len <= PERMUTED_TABLE {
             permute_avx512(out, columns, index, number)
         } else {
-            gather_avx512(out, table, index, number)
+            gather_avx512(out, columns, index, number)
         }
     };
     dynamics_table(v, table, kernel, keep, spikes, lookup)
@@ -2016,7 +2016,7 @@ unsafe fn dynamics_table_avx2(
         if columns.len <= PERMUTED_TABLE_AVX2 {
             permute_avx2(out, columns, index, number)
         } else {
-            lookup_scalar(out, table, index, number)
+            gather_avx2(out, columns, index, number)
         }
     };
     dynamics_table(v, table, kernel, keep, spikes, lookup)
@@ -2060,20 +2060,6 @@ impl Number {
             Number::Ceiling => (1, Some(4)),
         }
     }
-
-    /// Where the fields that make the number lie in a `Dynamics`, in bytes (the ceiling is
-    /// the sum of two).
-    #[cfg(target_arch = "x86_64")]
-    fn offsets(self) -> (usize, Option<usize>) {
-        use std::mem::offset_of;
-        match self {
-            Number::Leak => (offset_of!(Dynamics, leak), None),
-            Number::Threshold => (offset_of!(Dynamics, threshold), None),
-            Number::NegativeThreshold => (offset_of!(Dynamics, negative_threshold), None),
-            Number::Reset => (offset_of!(Dynamics, reset_value), None),
-            Number::Ceiling => (offset_of!(Dynamics, threshold), Some(offset_of!(Dynamics, mask))),
-        }
-    }
 }
 
 /// `out[j]` = `number` of `table[index[j]]` for every neuron j, one neuron at a time.
@@ -2082,30 +2068,55 @@ fn lookup_scalar(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEUR
     *out = std::array::from_fn(|j| number.of(&table[index[j] as usize]));
 }
 
-/// [`lookup_scalar`] 16 neurons at a time with AVX-512 gathers (the compiler does not gather
-/// from an array of records by itself; the scalar loop was most of these cores' dynamics).
+/// [`lookup_scalar`] from the columns, 16 neurons at a time with AVX-512 gathers (the
+/// compiler does not gather by itself here; the scalar loop was most of these cores'
+/// dynamics), for tables too large for [`permute_avx512`].
 ///
 /// # Safety
-/// The CPU must have AVX-512F, and every `index[j]` must be below `table.len()`.
+/// The CPU must have AVX-512F, and every `index[j]` must be below `columns.len`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn gather_avx512(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEURONS], number: Number) {
+unsafe fn gather_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::*;
-    debug_assert!(index.iter().all(|&k| (k as usize) < table.len()));
-    let (first, second) = number.offsets();
-    let base = table.as_ptr().cast::<u8>();
-    let size = _mm512_set1_epi32(std::mem::size_of::<Dynamics>() as i32);
+    debug_assert!(index.iter().all(|&k| (k as usize) < columns.len));
+    let (first, second) = number.columns();
     for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
-        // SAFETY: 16 bytes of `index` from 16 x block (256 = 16 x 16); each gathered address is
-        // a field of `table[index[j]]`, inside `table` by the caller's guarantee.
+        // SAFETY: 16 bytes of `index` from 16 x block (256 = 16 x 16); each gathered number is
+        // `column[index[j]]`, inside the column by the caller's guarantee.
         unsafe {
-            let k = _mm_loadu_si128(index.as_ptr().add(16 * block).cast());
-            let offsets = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(k), size);
-            let mut x = _mm512_i32gather_epi32::<1>(offsets, base.add(first).cast());
-            if let Some(second) = second {
-                x = _mm512_add_epi32(x, _mm512_i32gather_epi32::<1>(offsets, base.add(second).cast()));
-            }
+            let k = _mm512_cvtepu8_epi32(_mm_loadu_si128(index.as_ptr().add(16 * block).cast()));
+            let gather = |c: usize| _mm512_i32gather_epi32::<4>(k, columns.column(c).as_ptr().cast());
+            let x = match second {
+                Some(second) => _mm512_add_epi32(gather(first), gather(second)),
+                None => gather(first),
+            };
             _mm512_storeu_si512(lanes.as_mut_ptr().cast(), x);
+        }
+    }
+}
+
+/// [`gather_avx512`] with AVX2 gathers, 8 neurons at a time, for tables too large for
+/// [`permute_avx2`].
+///
+/// # Safety
+/// The CPU must have AVX2, and every `index[j]` must be below `columns.len`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gather_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
+    use std::arch::x86_64::*;
+    debug_assert!(index.iter().all(|&k| (k as usize) < columns.len));
+    let (first, second) = number.columns();
+    for (block, lanes) in out.chunks_exact_mut(8).enumerate() {
+        // SAFETY: 8 bytes of `index` from 8 x block (256 = 32 x 8); each gathered number is
+        // `column[index[j]]`, inside the column by the caller's guarantee.
+        unsafe {
+            let k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(index.as_ptr().add(8 * block).cast()));
+            let gather = |c: usize| _mm256_i32gather_epi32::<4>(columns.column(c).as_ptr(), k);
+            let x = match second {
+                Some(second) => _mm256_add_epi32(gather(first), gather(second)),
+                None => gather(first),
+            };
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), x);
         }
     }
 }
@@ -2588,7 +2599,7 @@ mod tests {
 
     /// Every way of looking up the numbers of a core's neurons (one by one; AVX-512 permutes
     /// for tables of up to 32 dynamics, both halves of the permute's two registers; AVX2
-    /// permutes for up to 16; AVX-512 gathers for any table) gives the same numbers, the
+    /// permutes for up to 16; AVX-512 and AVX2 gathers for any table) gives the same numbers, the
     /// ceiling (threshold plus mask) too, and so does every layout of their fire parameters.
     #[test]
     fn per_neuron_lookups_agree() {
@@ -2612,6 +2623,8 @@ mod tests {
                 .collect();
             // Every entry used (the first `len` neurons take one each), the others at random.
             let index: [u8; NEURONS] = std::array::from_fn(|j| if j < len { j as u8 } else { next(len as u64) as u8 });
+            let numbers = FireColumns::numbers_of(&table);
+            let columns = FireColumns { len, numbers: &numbers };
             for number in Number::ALL {
                 let mut expected = [0; NEURONS];
                 lookup_scalar(&mut expected, &table, &index, number);
@@ -2619,34 +2632,33 @@ mod tests {
                     assert_eq!(expected[j], LaneParams::of(&table[k as usize]).numbers()[number as usize]);
                 }
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    let mut got = [0; NEURONS];
-                    // SAFETY: the CPU has AVX-512F; every index is below `len`.
-                    unsafe { gather_avx512(&mut got, &table, &index, number) };
-                    assert_eq!(got, expected, "gather of {number:?} from {len} dynamics");
-                    if len <= PERMUTED_TABLE {
-                        got = [0; NEURONS];
-                        let numbers = FireColumns::numbers_of(&table);
-                        let columns = FireColumns { len, numbers: &numbers };
-                        // SAFETY: as above, and the table has at most 32 dynamics.
-                        unsafe { permute_avx512(&mut got, columns, &index, number) };
-                        assert_eq!(got, expected, "permute of {number:?} from {len} dynamics");
+                {
+                    // Each way that this CPU has and that takes a table of this size.
+                    type Lookup = unsafe fn(&mut [i32; NEURONS], FireColumns<'_>, &[u8; NEURONS], Number);
+                    let ways: [(&str, bool, Lookup); 4] = [
+                        ("AVX-512 gather", std::arch::is_x86_feature_detected!("avx512f"), gather_avx512),
+                        (
+                            "AVX-512 permute",
+                            std::arch::is_x86_feature_detected!("avx512f") && len <= PERMUTED_TABLE,
+                            permute_avx512,
+                        ),
+                        ("AVX2 gather", std::arch::is_x86_feature_detected!("avx2"), gather_avx2),
+                        (
+                            "AVX2 permute",
+                            std::arch::is_x86_feature_detected!("avx2") && len <= PERMUTED_TABLE_AVX2,
+                            permute_avx2,
+                        ),
+                    ];
+                    for (name, _, lookup) in ways.into_iter().filter(|w| w.1) {
+                        let mut got = [0; NEURONS];
+                        // SAFETY: the CPU has the instructions, the table is small enough for
+                        // the way (filtered above), and every index is below `len`.
+                        unsafe { lookup(&mut got, columns, &index, number) };
+                        assert_eq!(got, expected, "{name} of {number:?} from {len} dynamics");
                     }
-                }
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx2") && len <= PERMUTED_TABLE_AVX2 {
-                    let mut got = [0; NEURONS];
-                    let numbers = FireColumns::numbers_of(&table);
-                    let columns = FireColumns { len, numbers: &numbers };
-                    // SAFETY: the CPU has AVX2; the columns have at most 16 numbers, and every
-                    // index is below `len`.
-                    unsafe { permute_avx2(&mut got, columns, &index, number) };
-                    assert_eq!(got, expected, "AVX2 permute of {number:?} from {len} dynamics");
                 }
             }
             // The fire parameters of every neuron, laid out by permutes and one by one.
-            let numbers = FireColumns::numbers_of(&table);
-            let columns = FireColumns { len, numbers: &numbers };
             for isa in [Isa::Baseline, Isa::Avx2.supported(), Isa::Avx512.supported()] {
                 let fire = FireTable::of(columns, &index, isa);
                 for (j, &k) in index.iter().enumerate() {
