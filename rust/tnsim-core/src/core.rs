@@ -1643,9 +1643,8 @@ impl FireParams {
 
 /// The [`FireParams`] of every neuron of a core whose neurons have dynamics of their own, one
 /// array per number, so that [`leak_and_fire_lanes`] loads each number of 16 lanes as one
-/// vector; filled from the columns of the core's dynamics by permutes where they fit two
-/// registers (copied record by record, with each column written out and read back, they
-/// waited for the stores: 6 % of such a core's tick).
+/// vector. Filled from the columns of the core's dynamics: by permutes where a column fits
+/// two registers, else neuron by neuron.
 struct FireTable {
     leak: [i32; NEURONS],
     thr: [i32; NEURONS],
