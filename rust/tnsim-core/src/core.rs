@@ -1440,7 +1440,9 @@ fn count_lanes(n: &mut [u32; NEURONS], lanes: &[u64; 4]) {
 /// `draws[draw_position(cursor[j])]`, as rho and advances its cursor (SPEC step 1 for a
 /// stochastic synapse); the others add their weight. Branch-free, so that it vectorises;
 /// `draws` not empty (see [`draw_at`]). With AVX2 each 64 lanes' draws are gathered first
-/// ([`draws_at`]): the compiler does not gather there, and the loop ran lane by lane.
+/// ([`draws_at`]): the compiler does not gather there, and the loop ran lane by lane. Without
+/// gathers at all (the baseline), only the neurons the axon reaches are visited, one by one:
+/// the stochastic chip took 2.7 us of CPU per core-tick so against 5.5 lane by lane.
 #[inline(always)]
 fn integrate_axon_drawing<W: Copy + Into<i32>>(
     v: &mut [i32; NEURONS],
@@ -1457,7 +1459,21 @@ fn integrate_axon_drawing<W: Copy + Into<i32>>(
         }
         let base = k * 64;
         // Lane l's draw: its cursor's, gathered before the loop or read in it.
-        if isa == Isa::Avx2 {
+        if isa == Isa::Baseline {
+            // No gathers: one event at a time, only the neurons the axon reaches.
+            for_each_bit!([word], |l| {
+                let j = base + l;
+                let s: i32 = w[j].into();
+                let add = if (drawn >> l) & 1 == 1 {
+                    let rho = (draw_at(draws, cursor[j]) & 0xFF) as i32;
+                    cursor[j] += 1;
+                    (s.abs() >= rho) as i32 * s.signum()
+                } else {
+                    s
+                };
+                v[j] = sat(v[j] + add);
+            });
+        } else if isa == Isa::Avx2 {
             let mut gathered = [0u32; 64];
             draws_at(&mut gathered, draws, cursor[base..base + 64].try_into().expect("64 lanes"), isa);
             integrate_word_drawing(v, cursor, base, word, drawn, w, |l, _| gathered[l]);
