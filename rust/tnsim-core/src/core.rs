@@ -1441,8 +1441,8 @@ fn count_lanes(n: &mut [u32; NEURONS], lanes: &[u64; 4]) {
 /// stochastic synapse); the others add their weight. Branch-free, so that it vectorises;
 /// `draws` not empty (see [`draw_at`]). With AVX2 each 64 lanes' draws are gathered first
 /// ([`draws_at`]): the compiler does not gather there, and the loop ran lane by lane. Without
-/// gathers at all (the baseline), only the neurons the axon reaches are visited, one by one:
-/// the stochastic chip took 2.7 us of CPU per core-tick so against 5.5 lane by lane.
+/// gathers at all (the baseline), only the neurons the axon reaches are visited, one by one
+/// (the stochastic chip: 2.7 us of CPU per core-tick, against 5.5 lane by lane).
 #[inline(always)]
 fn integrate_axon_drawing<W: Copy + Into<i32>>(
     v: &mut [i32; NEURONS],
@@ -1458,7 +1458,6 @@ fn integrate_axon_drawing<W: Copy + Into<i32>>(
             continue;
         }
         let base = k * 64;
-        // Lane l's draw: its cursor's, gathered before the loop or read in it.
         if isa == Isa::Baseline {
             // No gathers: one event at a time, only the neurons the axon reaches.
             for_each_bit!([word], |l| {
@@ -1467,17 +1466,19 @@ fn integrate_axon_drawing<W: Copy + Into<i32>>(
                 let add = if (drawn >> l) & 1 == 1 {
                     let rho = (draw_at(draws, cursor[j]) & 0xFF) as i32;
                     cursor[j] += 1;
-                    (s.abs() >= rho) as i32 * s.signum()
+                    stochastic_synapse(s, rho)
                 } else {
                     s
                 };
                 v[j] = sat(v[j] + add);
             });
         } else if isa == Isa::Avx2 {
+            // Lane l's draw gathered before the loop.
             let mut gathered = [0u32; 64];
             draws_at(&mut gathered, draws, cursor[base..base + 64].try_into().expect("64 lanes"), isa);
             integrate_word_drawing(v, cursor, base, word, drawn, w, |l, _| gathered[l]);
         } else {
+            // Lane l's draw read in the loop (the compiler gathers it).
             integrate_word_drawing(v, cursor, base, word, drawn, w, |_, c| draw_at(draws, c));
         }
     }
@@ -1499,10 +1500,17 @@ fn integrate_word_drawing<W: Copy + Into<i32>>(
         let (on, draws_here) = ((word >> l) & 1 == 1, (drawn >> l) & 1 == 1);
         let s: i32 = w[j].into();
         let rho = (draw(l, cursor[j]) & 0xFF) as i32;
-        let add = if draws_here { (s.abs() >= rho) as i32 * s.signum() } else { s };
+        let add = if draws_here { stochastic_synapse(s, rho) } else { s };
         v[j] = if on { sat(v[j] + add) } else { v[j] };
         cursor[j] += draws_here as u32;
     }
+}
+
+/// What a stochastic synapse of weight `s` adds for the draw `rho` (0..=255): sign(s) when
+/// |s| >= rho, else 0 (SPEC step 1).
+#[inline(always)]
+fn stochastic_synapse(s: i32, rho: i32) -> i32 {
+    (s.abs() >= rho) as i32 * s.signum()
 }
 
 /// `out[l]` = [`draw_at`]`(draws, cursor[l])` for every lane l: 8 lanes at a time with AVX2
