@@ -74,7 +74,7 @@ def chip_workload(chips: Tuple[int, int] = (1, 1), *, seed: int = 1, density: fl
 
     With ``block``, only a ``block`` x ``block`` square of cores of one chip, each neuron
     targeting a random core of the square: the same work per core in a network small enough
-    for the last-level cache, and the lines a tick reads for the private caches (256 cores: 2.9 MB
+    for the last-level cache, and the lines a tick reads for the private caches (256 cores: 2.7 MB
     of state).
 
     With ``threshold_spread`` s, each driven neuron's threshold is its usual value plus a
@@ -359,7 +359,7 @@ def machine() -> Dict[str, object]:
             "platform": platform.platform()}
 
 
-#: Side of the square of cores of the scale table's smallest size: 256 cores, 2.9 MB of state
+#: Side of the square of cores of the scale table's smallest size: 256 cores, 2.7 MB of state
 #: (in the last-level cache; the lines a tick reads, some 0.4 MB a thread, in its core's L2).
 IN_CACHE_BLOCK = 16
 
