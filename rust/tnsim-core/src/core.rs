@@ -1098,8 +1098,7 @@ impl CoreState {
         if !sequential_all && seq_mask != [!0u64; 4] {
             // Deterministic neurons, all at once.
             let det = [!seq_mask[0], !seq_mask[1], !seq_mask[2], !seq_mask[3]];
-            let counted =
-                ctx.isa >= Isa::Avx2 && self.integrate_counted(potentials, rows, &active, &det, weights, ctx.isa);
+            let counted = self.integrate_counted(potentials, rows, &active, &det, weights, ctx.isa);
             if !counted {
                 for_each_bit!(active, |i| {
                     let (r, g) = (&rows[i], self.axon_type(i));
@@ -1211,9 +1210,10 @@ impl CoreState {
     /// events are counted in byte lanes: with AVX-512, 64 neurons per instruction (a masked
     /// byte add per 64-neuron word of each active row: four instructions per active axon where
     /// the axon-by-axon integration adds, saturates and stores 256 lanes of 32 bits); with
-    /// AVX2, 32 neurons per four instructions. Returns false, having done nothing, where it
-    /// does not apply: an instruction set below AVX2, more than 255 active axons (a count must
-    /// fit a byte), or |V| + active axons x the largest |weight| above V_MAX for some neuron.
+    /// AVX2, 32 neurons per four instructions; otherwise 8 neurons per 64-bit add
+    /// ([`count_rows_portable`]). Returns false, having done nothing, where it does not apply:
+    /// more than 255 active axons (a count must fit a byte), or |V| + active axons x the
+    /// largest |weight| above V_MAX for some neuron.
     #[inline(always)]
     fn integrate_counted(
         &self,
@@ -1224,9 +1224,6 @@ impl CoreState {
         weights: WeightsRef<'_>,
         isa: Isa,
     ) -> bool {
-        if !cfg!(target_arch = "x86_64") || isa < Isa::Avx2 {
-            return false;
-        }
         let axons: u32 = active.iter().map(|w| w.count_ones()).sum();
         let reach = axons * self.max_abs_weight as u32;
         if axons > 255 || v.iter().fold(0u32, |m, &x| m.max(x.unsigned_abs())) + reach > V_MAX as u32 {
@@ -1246,16 +1243,16 @@ impl CoreState {
                 continue;
             }
             let axons = &lists[g][..lens[g]];
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
-            // clamped by `Isa::supported`) when the CPU has those instructions.
-            unsafe {
-                if isa == Isa::Avx512 {
-                    count_rows_avx512(rows, axons, det, &mut counts)
-                } else {
-                    count_rows_avx2(rows, axons, det, &mut counts)
-                }
-            };
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
+                // clamped by `Isa::supported`) when the CPU has those instructions.
+                Isa::Avx512 => unsafe { count_rows_avx512(rows, axons, det, &mut counts) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                Isa::Avx2 => unsafe { count_rows_avx2(rows, axons, det, &mut counts) },
+                _ => count_rows_portable(rows, axons, det, &mut counts),
+            }
             match weights {
                 WeightsRef::Narrow(w) => add_counted(v, &counts, &w[g]),
                 WeightsRef::Wide(w) => add_counted(v, &counts, &w[g]),
@@ -1795,7 +1792,29 @@ fn leak_and_fire_lanes(
         fired[j] = (spike & kept) as u8;
     }
     for (word, flags) in spikes.iter_mut().zip(fired.chunks_exact(64)) {
-        *word |= flags.iter().enumerate().fold(0u64, |w, (l, &f)| w | (f as u64) << l);
+        *word |= bits_of_flags(flags);
+    }
+}
+
+/// [`count_rows_avx512`] without vector instructions of its own (the baseline, and every CPU
+/// other than x86): each byte of a row adds its 8 neurons' bits to their 8 counts as one
+/// 64-bit add of byte lanes (from [`BYTE_LANES`]). At most 255 rows, so that no count carries
+/// into the next.
+fn count_rows_portable(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], counts: &mut [u8; NEURONS]) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    debug_assert!(axons.len() < 256);
+    let mut acc = [0u64; NEURONS / 8];
+    for &i in axons {
+        let r = &rows[i as usize];
+        for (k, acc) in acc.chunks_exact_mut(8).enumerate() {
+            let word = r[k] & det[k];
+            for (b, acc) in acc.iter_mut().enumerate() {
+                *acc += BYTE_LANES[(word >> (8 * b)) as u8 as usize] & ONES;
+            }
+        }
+    }
+    for (counts, acc) in counts.chunks_exact_mut(8).zip(acc) {
+        counts.copy_from_slice(&acc.to_le_bytes());
     }
 }
 
@@ -1863,10 +1882,43 @@ unsafe fn count_rows_avx2(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4]
 
 /// `V[j] += counts[j] x w[j]` (no saturation: the caller has shown that none is reachable).
 #[inline(always)]
-fn add_counted<W: Copy + Into<i32>>(v: &mut [i32; NEURONS], counts: &[u8; NEURONS], w: &[W; NEURONS]) {
+fn add_counted<W: CountedWeight>(v: &mut [i32; NEURONS], counts: &[u8; NEURONS], w: &[W; NEURONS]) {
     for ((v, &n), &w) in v.iter_mut().zip(counts).zip(w) {
-        *v += n as i32 * w.into();
+        *v += w.times(n);
     }
+}
+
+/// A weight times an event count, in the narrowest product that holds it.
+trait CountedWeight: Copy {
+    fn times(self, n: u8) -> i32;
+}
+
+impl CountedWeight for i8 {
+    /// 255 x -128..=127 fits 16 bits: a 16-bit multiply, which every vector instruction set
+    /// has (SSE2 has no 32-bit one).
+    #[inline(always)]
+    fn times(self, n: u8) -> i32 {
+        (n as i16 * self as i16) as i32
+    }
+}
+
+impl CountedWeight for i16 {
+    #[inline(always)]
+    fn times(self, n: u8) -> i32 {
+        n as i32 * self as i32
+    }
+}
+
+/// 64 flags (each 0 or 1) as the bits of a word, flag l to bit l: each 8 flags' bytes gathered
+/// into one byte by a multiply (the compiler makes a shift and an OR per flag of the plain loop
+/// where the CPU has no byte mask instruction).
+#[inline(always)]
+fn bits_of_flags(flags: &[u8]) -> u64 {
+    debug_assert!(flags.len() == 64 && flags.iter().all(|&f| f <= 1));
+    flags.chunks_exact(8).enumerate().fold(0u64, |word, (b, eight)| {
+        let eight = u64::from_le_bytes(eight.try_into().expect("chunks of 8"));
+        word | (eight.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * b)
+    })
 }
 
 /// The flags that pick a dynamics kernel: (leak reversal, reset mode, negative saturation).
@@ -2412,7 +2464,7 @@ fn dynamics_kernel<const EPS: bool, const MODE: u8, const KAPPA: bool, const MAS
         *flag = spike as u8;
     }
     for (word, flags) in spikes.iter_mut().zip(fired.chunks_exact(64)) {
-        *word = flags.iter().enumerate().fold(0u64, |w, (l, &f)| w | (f as u64) << l);
+        *word = bits_of_flags(flags);
     }
     changed != 0
 }
