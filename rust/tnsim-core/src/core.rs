@@ -37,7 +37,7 @@ use crate::counters::Counters;
 use crate::grid::GridIndex;
 use crate::params::{CoreConfig, NeuronParams, ResetMode, AXONS, AXON_TYPES, CHIP_SIDE, NEURONS, SLOTS, V_MAX, V_MIN};
 use crate::potentials::{stays_narrow, CorePotentials, NarrowPotentials, PotentialStore};
-use crate::prng::{draw_position, Xorshift32, DRAW_BLOCK};
+use crate::prng::{draw_position, Xorshift32};
 
 /// Run `$body` with `$i` bound to the position of every set bit of `$words` (a `[u64; 4]`),
 /// in ascending order. Word by word with the word in a register: an iterator over the 256
@@ -207,7 +207,7 @@ impl CodedWeights {
     #[inline(always)]
     fn expand(&self, table: &mut NarrowWeights, isa: Isa) {
         match isa {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(x86_kernels)]
             // SAFETY: `Isa::Avx512` is only ever made (by `Isa::detect`, or clamped by
             // `Isa::supported`) when the CPU has those instructions.
             Isa::Avx512 => unsafe { self.expand_avx512(table) },
@@ -229,7 +229,7 @@ impl CodedWeights {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     #[target_feature(enable = "avx512f,avx512bw")]
     unsafe fn expand_avx512(&self, table: &mut NarrowWeights) {
         use std::arch::x86_64::{__m512i, _mm512_mask_blend_epi8, _mm512_set1_epi8, _mm512_storeu_si512};
@@ -596,7 +596,7 @@ impl Isa {
 
     /// The widest instruction set this CPU supports.
     pub fn best_supported() -> Self {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(x86_kernels)]
         {
             let avx2 = is_x86_feature_detected!("avx2")
                 && is_x86_feature_detected!("bmi1")
@@ -734,13 +734,13 @@ pub(crate) fn prefetch_bytes(start: *const u8, len: usize) {
 /// Prefetch one cache line (no effect on other architectures).
 #[inline(always)]
 pub(crate) fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     // SAFETY: a prefetch is a hint; it never faults, even on an invalid address, and SSE is
     // part of the x86_64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(x86_kernels))]
     let _ = p;
 }
 
@@ -1020,25 +1020,25 @@ impl CoreState {
     /// (performed by [`deliver`] during the same compute phase). Consumes one tick.
     pub fn tick(&mut self, v: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         match ctx.isa {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(x86_kernels)]
             // SAFETY: `Isa::Avx512` is only ever constructed by `Isa::detect` (or
             // `Simulator::set_isa`, which clamps to it) after the CPU reported every feature
             // the function is compiled for.
             Isa::Avx512 => unsafe { self.tick_avx512(v, ctx, sink) },
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(x86_kernels)]
             // SAFETY: as above, for the AVX2 feature set.
             Isa::Avx2 => unsafe { self.tick_avx2(v, ctx, sink) },
             _ => self.tick_body(v, ctx, sink),
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
     unsafe fn tick_avx2(&mut self, v: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         self.tick_body(v, ctx, sink)
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
     unsafe fn tick_avx512(&mut self, v: CorePotentials<'_>, ctx: &TickContext<'_>, sink: &mut TickSink) {
         self.tick_body(v, ctx, sink)
@@ -1244,11 +1244,11 @@ impl CoreState {
             }
             let axons = &lists[g][..lens[g]];
             match isa {
-                #[cfg(target_arch = "x86_64")]
+                #[cfg(x86_kernels)]
                 // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only ever made (by `Isa::detect`, or
                 // clamped by `Isa::supported`) when the CPU has those instructions.
                 Isa::Avx512 => unsafe { count_rows_avx512(rows, axons, det, &mut counts) },
-                #[cfg(target_arch = "x86_64")]
+                #[cfg(x86_kernels)]
                 // SAFETY: as above.
                 Isa::Avx2 => unsafe { count_rows_avx2(rows, axons, det, &mut counts) },
                 _ => count_rows_portable(rows, axons, det, &mut counts),
@@ -1516,7 +1516,7 @@ fn stochastic_synapse(s: i32, rho: i32) -> i32 {
 /// AVX-512), else lane by lane as the compiler vectorises it (16-lane gathers with AVX-512).
 #[inline(always)]
 fn draws_at<const L: usize>(out: &mut [u32; L], draws: &[u32], cursor: &[u32; L], isa: Isa) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     if isa == Isa::Avx2 && L.is_multiple_of(8) {
         // SAFETY: `Isa::Avx2` is only made when the CPU has AVX2; `draws` is not empty (see
         // `draw_at`).
@@ -1533,9 +1533,10 @@ fn draws_at<const L: usize>(out: &mut [u32; L], draws: &[u32], cursor: &[u32; L]
 ///
 /// # Safety
 /// The CPU must have AVX2; `draws` must not be empty; `L` must be a multiple of 8.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 unsafe fn draws_at_avx2<const L: usize>(out: &mut [u32; L], draws: &[u32], cursor: &[u32; L]) {
+    use crate::prng::DRAW_BLOCK;
     use std::arch::x86_64::*;
     debug_assert!(!draws.is_empty() && draws.len() <= i32::MAX as usize && L.is_multiple_of(8));
     let last = _mm256_set1_epi32(draws.len() as i32 - 1);
@@ -1682,14 +1683,14 @@ impl FireTable {
         let mut arrays = [[0i32; NEURONS]; FIRE_COLUMNS];
         for (k, out) in arrays.iter_mut().enumerate() {
             let column = columns.column(k);
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(x86_kernels)]
             if isa == Isa::Avx512 && columns.len <= PERMUTED_TABLE {
                 // SAFETY: `Isa::Avx512` is only made when the CPU has AVX-512; every index is
                 // a position in the column (see `CoreState::new`), which has at most 32.
                 unsafe { permute_lanes_avx512(out, column_registers_avx512(column), index) };
                 continue;
             }
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(x86_kernels)]
             if isa == Isa::Avx2 && columns.len <= PERMUTED_TABLE_AVX2 {
                 // SAFETY: `Isa::Avx2` is only made when the CPU has AVX2; every index is a
                 // position in the column, which has at most 16.
@@ -1819,7 +1820,7 @@ fn count_rows_portable(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], c
 }
 
 /// `counts[j]` = how many of the rows `axons` (each masked by `det`) have neuron j's bit set.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn count_rows_avx512(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], counts: &mut [u8; NEURONS]) {
     use std::arch::x86_64::{
@@ -1841,7 +1842,7 @@ unsafe fn count_rows_avx512(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 
 
 /// 32 bits as 32 byte lanes, all ones where the bit is set: the bits spread over the lanes
 /// (byte b of `mask` to lanes 8b..8b+8), each lane's own bit selected and compared.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 #[inline]
 fn byte_mask_avx2(mask: u32) -> std::arch::x86_64::__m256i {
@@ -1862,7 +1863,7 @@ fn byte_mask_avx2(mask: u32) -> std::arch::x86_64::__m256i {
 
 /// [`count_rows_avx512`] with AVX2, 32 neurons at a time: each chunk's 32 bits as byte
 /// lanes ([`byte_mask_avx2`]), whose all-ones (-1) is subtracted from the counts.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 unsafe fn count_rows_avx2(rows: &[[u64; 4]; AXONS], axons: &[u8], det: &[u64; 4], counts: &mut [u8; NEURONS]) {
     use std::arch::x86_64::{__m256i, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_sub_epi8};
@@ -2028,6 +2029,7 @@ fn dynamics_uniform(v: &mut [i32; NEURONS], d: &Dynamics, spikes: &mut [u64; 4])
 /// per instruction set of its own.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(x86_kernels), allow(unused_variables))] // `columns`: read by permutes only
 fn dynamics_indexed(
     v: &mut [i32; NEURONS],
     table: &[Dynamics],
@@ -2040,18 +2042,18 @@ fn dynamics_indexed(
 ) -> bool {
     let index: &[u8; NEURONS] = index.try_into().expect("one dynamics index per neuron");
     match isa {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(x86_kernels)]
         // SAFETY: `Isa::Avx512` and `Isa::Avx2` are only made when the CPU has them (see
         // `CoreState::tick`).
         Isa::Avx512 => unsafe { dynamics_table_avx512(v, table, columns, index, kernel, keep, spikes) },
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(x86_kernels)]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { dynamics_table_avx2(v, table, columns, index, kernel, keep, spikes) },
         _ => dynamics_table(v, table, kernel, keep, spikes, |out, number| lookup_scalar(out, table, index, number)),
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")]
 unsafe fn dynamics_table_avx512(
     v: &mut [i32; NEURONS],
@@ -2074,7 +2076,7 @@ unsafe fn dynamics_table_avx512(
     dynamics_table(v, table, kernel, keep, spikes, lookup)
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,fma")]
 unsafe fn dynamics_table_avx2(
     v: &mut [i32; NEURONS],
@@ -2125,6 +2127,7 @@ impl Number {
     }
 
     /// The columns of [`FireColumns`] that make the number (the ceiling is the sum of two).
+    #[cfg(x86_kernels)]
     fn columns(self) -> (usize, Option<usize>) {
         // The columns of FireParams::numbers: leak, threshold, negative threshold, reset, mask.
         match self {
@@ -2149,7 +2152,7 @@ fn lookup_scalar(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEUR
 ///
 /// # Safety
 /// The CPU must have AVX-512F, and every `index[j]` must be below `columns.len`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx512f")]
 unsafe fn gather_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::*;
@@ -2175,7 +2178,7 @@ unsafe fn gather_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, inde
 ///
 /// # Safety
 /// The CPU must have AVX2, and every `index[j]` must be below `columns.len`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 unsafe fn gather_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::*;
@@ -2197,6 +2200,7 @@ unsafe fn gather_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index:
 }
 
 /// Most tables a core's neurons index that [`permute_avx512`] looks up in.
+#[cfg(x86_kernels)]
 const PERMUTED_TABLE: usize = 32;
 
 /// [`lookup_scalar`] for a table of at most [`PERMUTED_TABLE`] dynamics, by permutes of its
@@ -2206,7 +2210,7 @@ const PERMUTED_TABLE: usize = 32;
 /// # Safety
 /// The CPU must have AVX-512F, `columns.len` must be at most [`PERMUTED_TABLE`], and every
 /// `index[j]` below it.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx512f")]
 unsafe fn permute_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     debug_assert!(columns.len <= PERMUTED_TABLE && index.iter().all(|&k| (k as usize) < columns.len));
@@ -2221,6 +2225,7 @@ unsafe fn permute_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, ind
 
 /// The two registers holding `number` of each of a core's dynamics: its column, as `load`
 /// puts one in registers, or the sum (`add`) of two such columns (the ceiling).
+#[cfg(x86_kernels)]
 #[inline(always)]
 fn number_registers<V: Copy>(
     columns: FireColumns<'_>,
@@ -2240,6 +2245,7 @@ fn number_registers<V: Copy>(
 }
 
 /// Most dynamics a core's neurons index that [`permute_avx2`] looks up in.
+#[cfg(x86_kernels)]
 const PERMUTED_TABLE_AVX2: usize = 16;
 
 /// [`lookup_scalar`] for a table of at most [`PERMUTED_TABLE_AVX2`] dynamics, by permutes of
@@ -2248,7 +2254,7 @@ const PERMUTED_TABLE_AVX2: usize = 16;
 /// # Safety
 /// The CPU must have AVX2, `columns.len` must be at most [`PERMUTED_TABLE_AVX2`], and every
 /// `index[j]` below it.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 unsafe fn permute_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::_mm256_add_epi32;
@@ -2264,7 +2270,7 @@ unsafe fn permute_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index
 ///
 /// # Safety
 /// The CPU must have AVX2, and the column at most [`PERMUTED_TABLE_AVX2`] numbers.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn column_registers_avx2(column: &[i32]) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i) {
@@ -2287,7 +2293,7 @@ unsafe fn column_registers_avx2(column: &[i32]) -> (std::arch::x86_64::__m256i, 
 ///
 /// # Safety
 /// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn permute_lanes_avx2(
@@ -2315,7 +2321,7 @@ unsafe fn permute_lanes_avx2(
 ///
 /// # Safety
 /// The CPU must have AVX-512F, and the column at most [`PERMUTED_TABLE`] numbers.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn column_registers_avx512(column: &[i32]) -> (std::arch::x86_64::__m512i, std::arch::x86_64::__m512i) {
@@ -2337,7 +2343,7 @@ unsafe fn column_registers_avx512(column: &[i32]) -> (std::arch::x86_64::__m512i
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
+#[cfg(x86_kernels)]
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn permute_lanes_avx512(
@@ -2706,7 +2712,7 @@ mod tests {
                 for (j, &k) in index.iter().enumerate() {
                     assert_eq!(expected[j], LaneParams::of(&table[k as usize]).numbers()[number as usize]);
                 }
-                #[cfg(target_arch = "x86_64")]
+                #[cfg(x86_kernels)]
                 {
                     // Each way that this CPU has and that takes a table of this size.
                     type Lookup = unsafe fn(&mut [i32; NEURONS], FireColumns<'_>, &[u8; NEURONS], Number);
