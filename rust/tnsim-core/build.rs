@@ -1,4 +1,4 @@
-//! Sets `cfg(x86_kernels)` where the x86-specific code (the AVX2 and AVX-512 kernels, the
+//! Sets `cfg(x86_kernels)` where the x86-specific code (the AVX2 and AVX-512 kernels, the x86
 //! prefetches) is compiled: on x86-64, unless `TNSIM_PORTABLE_BUILD` is set. That variable
 //! builds the engine as it is built for every other CPU (aarch64 among them: Apple silicon,
 //! Graviton), so that a machine without a cross-compiler can still check and test that build
