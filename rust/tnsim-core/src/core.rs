@@ -1995,7 +1995,23 @@ impl SharedKernel {
                 varying |= ((a != b) as u8) << k;
             }
         }
+        // A number that the kernel of these flags never reads need not be looked up.
+        let varying = varying & Self::read_by(flags);
         Some(Self { flags, varying, first: u8::try_from(first).expect("at most 256 dynamics") })
+    }
+
+    /// The numbers (bits in the order of [`LaneParams::numbers`]) that [`dynamics_kernel`]
+    /// reads for `flags`: the reset value only in the normal reset mode, the ceiling only in
+    /// the non-reset mode.
+    fn read_by((_, mode, _): KernelFlags) -> u8 {
+        let (leak, thr, beta, r, ceiling) = (1, 1 << 1, 1 << 2, 1 << 3, 1 << 4);
+        leak | thr
+            | beta
+            | match mode {
+                ResetMode::Normal => r,
+                ResetMode::Linear => 0,
+                ResetMode::NonReset => ceiling,
+            }
     }
 
     fn varies(self, k: usize) -> bool {
