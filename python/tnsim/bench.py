@@ -458,6 +458,7 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
         log(f"{r['name']:26s} {r['cores']:6d} {r['threads']:3d} {r['isa']:>8s} {r['ticks_per_s']:9.1f} "
             f"{r['realtime_factor']:7.2f} {r['ns_per_core_tick']:12.1f} {r['synaptic_events_per_s']:10.3g} "
             f"{r['firing_rate'] * 100:5.2f}% {r['bytes_per_core']:7.0f}")
+    log("(isa: the instruction set of the tick; baseline is also what CPUs other than x86-64 run)")
     ref = float(report["reference_us_per_core_tick"])
     eng = float(report["engine_small_us_per_core_tick"])
     # One CPU core's cost: the single-thread full-chip row.
