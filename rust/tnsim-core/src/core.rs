@@ -770,9 +770,10 @@ fn bit(words: &[u64; 4], i: usize) -> bool {
 }
 
 /// A core's distinct neuron dynamics: one, the usual case, kept in the core's own state, or
-/// several, a run of [`CoreTables`]' table with each neuron's index into it. (As heap blocks of each core's own, they lay
-/// wherever the heap had room when the core was built, and cost a miss and a page walk per
-/// core-tick: on 16 chips built in the process, 10-20 % of the time.)
+/// several, a run of [`CoreTables`]' table with each neuron's index into it. (As heap blocks
+/// of each core's own, they lay wherever the heap had room when the core was built, and cost
+/// a miss and a page walk per core-tick: on 16 chips built in the process, 10-20 % of the
+/// time.)
 #[derive(Debug, Clone)]
 enum DynamicsTable {
     One(Dynamics),
@@ -783,6 +784,17 @@ enum DynamicsTable {
         len: u32,
         index: u32,
     },
+}
+
+/// Neuron j's dynamics, of a core's `table` ([`DynamicsTable::get`]) and `index`
+/// ([`DynamicsTable::index`], empty where all share `table[0]`).
+#[inline(always)]
+fn dynamics_at<'a>(table: &'a [Dynamics], index: &[u8], j: usize) -> &'a Dynamics {
+    if index.is_empty() {
+        &table[0]
+    } else {
+        &table[index[j] as usize]
+    }
 }
 
 impl DynamicsTable {
@@ -960,16 +972,6 @@ impl CoreState {
     }
 
     #[inline(always)]
-    fn dynamics_of<'a>(&'a self, tables: &'a CoreTables, j: usize) -> &'a Dynamics {
-        let (table, index) = (self.dynamics.get(tables), self.dynamics.index(tables));
-        if index.is_empty() {
-            &table[0]
-        } else {
-            &table[index[j] as usize]
-        }
-    }
-
-    #[inline(always)]
     fn axon_type(&self, i: usize) -> usize {
         type_of(&self.axon_types, i)
     }
@@ -1129,7 +1131,7 @@ impl CoreState {
                     if bit(&seq_mask, j) {
                         continue;
                     }
-                    let d = *self.dynamics_of(tables, j);
+                    let d = *dynamics_at(table, index, j);
                     let v0 = potentials[j];
                     let (v, spiked) = leak_and_threshold(v0, &d, 0);
                     potentials[j] = v;
@@ -1150,9 +1152,10 @@ impl CoreState {
                     events[j][i / 64] |= 1 << (i % 64);
                 });
             });
+            let (table, index) = (self.dynamics.get(tables), self.dynamics.index(tables));
             let mut prng = self.prng;
             for_each_bit!(seq_mask, |j| {
-                let d = *self.dynamics_of(tables, j);
+                let d = *dynamics_at(table, index, j);
                 let v0 = potentials[j];
                 let (v, spiked, stochastic_events) =
                     update_neuron_sequential(v0, j, &d, weights, &events[j], &self.axon_types, &mut prng);
