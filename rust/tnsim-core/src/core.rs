@@ -2185,17 +2185,13 @@ fn lookup_scalar(out: &mut [i32; NEURONS], table: &[Dynamics], index: &[u8; NEUR
 unsafe fn gather_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::*;
     debug_assert!(index.iter().all(|&k| (k as usize) < columns.len));
-    let (first, second) = number.columns();
     for (block, lanes) in out.chunks_exact_mut(16).enumerate() {
         // SAFETY: 16 bytes of `index` from 16 x block (256 = 16 x 16); each gathered number is
         // `column[index[j]]`, inside the column by the caller's guarantee.
         unsafe {
             let k = _mm512_cvtepu8_epi32(_mm_loadu_si128(index.as_ptr().add(16 * block).cast()));
             let gather = |c: usize| _mm512_i32gather_epi32::<4>(k, columns.column(c).as_ptr().cast());
-            let x = match second {
-                Some(second) => _mm512_add_epi32(gather(first), gather(second)),
-                None => gather(first),
-            };
+            let x = from_columns(number, gather, |a, b| _mm512_add_epi32(a, b));
             _mm512_storeu_si512(lanes.as_mut_ptr().cast(), x);
         }
     }
@@ -2211,17 +2207,13 @@ unsafe fn gather_avx512(out: &mut [i32; NEURONS], columns: FireColumns<'_>, inde
 unsafe fn gather_avx2(out: &mut [i32; NEURONS], columns: FireColumns<'_>, index: &[u8; NEURONS], number: Number) {
     use std::arch::x86_64::*;
     debug_assert!(index.iter().all(|&k| (k as usize) < columns.len));
-    let (first, second) = number.columns();
     for (block, lanes) in out.chunks_exact_mut(8).enumerate() {
         // SAFETY: 8 bytes of `index` from 8 x block (256 = 32 x 8); each gathered number is
         // `column[index[j]]`, inside the column by the caller's guarantee.
         unsafe {
             let k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(index.as_ptr().add(8 * block).cast()));
             let gather = |c: usize| _mm256_i32gather_epi32::<4>(columns.column(c).as_ptr(), k);
-            let x = match second {
-                Some(second) => _mm256_add_epi32(gather(first), gather(second)),
-                None => gather(first),
-            };
+            let x = from_columns(number, gather, |a, b| _mm256_add_epi32(a, b));
             _mm256_storeu_si256(lanes.as_mut_ptr().cast(), x);
         }
     }
@@ -2261,14 +2253,17 @@ fn number_registers<V: Copy>(
     load: impl Fn(&[i32]) -> (V, V),
     add: impl Fn(V, V) -> V,
 ) -> (V, V) {
-    let (first, second) = number.columns();
-    let (a, b) = load(columns.column(first));
-    match second {
-        Some(second) => {
-            let (c, d) = load(columns.column(second));
-            (add(a, c), add(b, d))
-        }
-        None => (a, b),
+    from_columns(number, |c| load(columns.column(c)), |(a, b), (c, d)| (add(a, c), add(b, d)))
+}
+
+/// `number` of every dynamics from the columns of [`FireColumns`]: `of(c)` for its column c,
+/// or for the ceiling, the sum (`add`) of its two.
+#[cfg(x86_kernels)]
+#[inline(always)]
+fn from_columns<V>(number: Number, of: impl Fn(usize) -> V, add: impl Fn(V, V) -> V) -> V {
+    match number.columns() {
+        (first, Some(second)) => add(of(first), of(second)),
+        (first, None) => of(first),
     }
 }
 
