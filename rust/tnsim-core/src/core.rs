@@ -742,7 +742,8 @@ pub(crate) fn prefetch_line(p: *const u8) {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     // Stable Rust has no aarch64 prefetch intrinsic (`_prefetch` is unstable), hence the asm.
-    // Not compiled on this project's x86 machines: the form is the one in common use.
+    // This project's x86 machines cannot build the crate for aarch64; `.ci/check-aarch64-asm`
+    // assembles this line alone for aarch64 (where a nightly rustc is installed).
     #[cfg(target_arch = "aarch64")]
     // SAFETY: as above, PRFM is a hint that never faults; it reads and writes no memory the
     // program can see, and touches neither the stack nor the flags.
