@@ -1,13 +1,15 @@
 //! The memory floor of a core-tick: the engine's memory accesses without its arithmetic.
 //!
-//! Per core-tick, the chip workload of `tnsim bench` reads and writes back a core's 256
-//! potentials (16 bits each, as the engine stores them for its neurons: see
-//! [`crate::potentials`]), reads its weights (+-1, coded in 272 bytes as the engine stores
-//! them with AVX-512) and routes, about 5 random rows of its 8 KiB crossbar, and sets about 5
-//! bits in the schedulers of random cores. [`memory_floor`] makes those accesses
-//! in the engine's layout (tables ordered by core, 2 MiB pages, the same prefetches 4 cores
-//! ahead, the potentials' among them, deliveries performed one core late, each thread a
-//! contiguous run of the cores) but touches one word per cache line and computes nothing.
+//! Per core-tick, the chip workload of `tnsim bench` reads and writes back a core's own state
+//! (three lines) and its 256 potentials (16 bits each, as the engine stores them for its
+//! neurons: see [`crate::potentials`]), takes its scheduler slot, reads its weights (+-1,
+//! coded in 272 bytes as the engine stores them with AVX-512) and routes, about 5 random rows
+//! of its 8 KiB crossbar, and sets about 5 bits in the schedulers of random cores, each of
+//! its own chip but for 5 % of them, which may be anywhere (the scale workload's share).
+//! [`memory_floor`] makes those accesses in the engine's layout (tables ordered by core,
+//! 2 MiB pages, the same prefetches 4 cores ahead, the potentials' among them, and 8 ahead for
+//! a core's own state and slot, deliveries performed one core late, each thread a contiguous
+//! run of the cores) but touches one word per cache line and computes nothing.
 //! What it measures is the least time per core-tick that the machine's memory system allows
 //! for this work at a given size: the engine can only come close to it, and a step in it from
 //! a size whose state fits in the last-level cache to one whose state does not is the
@@ -29,11 +31,17 @@ use crate::potentials::NarrowPotentials as Potentials;
 const CORES_PER_CHIP: usize = (CHIP_SIDE * CHIP_SIDE) as usize;
 /// Random crossbar rows, routes and deliveries per core-tick (the chip workload's means).
 const PER_TICK: usize = 5;
+/// Of 256 deliveries, those to a core of any chip rather than the sender's (5 %).
+const FAR_PER_256: usize = 13;
 const PREFETCH_AHEAD: usize = 4;
+const PREFETCH_FIELDS_AHEAD: usize = 2 * PREFETCH_AHEAD;
+const SLOTS: usize = 16;
 const LINE: usize = 64;
 
 type Crossbar = LineAligned<[[u64; 4]; NEURONS]>;
 type Scheduler = LineAligned<[AtomicU64; 64]>;
+/// A core's own state (`core::CoreState`): three lines.
+type OwnState = LineAligned<[u64; 24]>;
 /// A core's weights as the engine stores the chip workload's: 2-bit codes and four values per
 /// axon type (`core::CodedWeights`), 272 bytes, 16-byte aligned, so cores share lines.
 #[repr(C, align(16))]
@@ -82,10 +90,12 @@ pub fn memory_floor_bytes(chips: usize) -> usize {
             + std::mem::size_of::<Potentials>()
             + std::mem::size_of::<Weights>()
             + std::mem::size_of::<LineAligned<[u32; NEURONS]>>()
-            + std::mem::size_of::<Scheduler>())
+            + std::mem::size_of::<Scheduler>()
+            + std::mem::size_of::<OwnState>())
 }
 
 struct State {
+    own: Vec<OwnState>,
     crossbars: Vec<Crossbar>,
     potentials: Vec<Potentials>,
     weights: Vec<Weights>,
@@ -96,6 +106,7 @@ struct State {
 impl State {
     fn new(cores: usize) -> Self {
         let state = Self {
+            own: (0..cores).map(|c| LineAligned([c as u64; 24])).collect(),
             crossbars: (0..cores).map(|c| LineAligned([[c as u64; 4]; NEURONS])).collect(),
             potentials: (0..cores).map(|c| LineAligned([c as i16; NEURONS])).collect(),
             weights: (0..cores).map(|c| Weights([c as u8; 272])).collect(),
@@ -103,6 +114,7 @@ impl State {
             schedulers: (0..cores).map(|_| LineAligned(std::array::from_fn(|_| AtomicU64::new(0)))).collect(),
         };
         advise_huge_pages(vec![
+            block(&state.own),
             block(&state.crossbars),
             block(&state.potentials),
             block(&state.weights),
@@ -118,15 +130,16 @@ fn block<T>(v: &[T]) -> (usize, usize) {
 }
 
 /// The random choices of core `c` in tick `t` (the same when prefetching and when reading):
-/// splitmix64 of (c, t): crossbar rows and routes (8 bits each), and delivery targets.
-fn draws(c: usize, t: usize) -> [u64; 2] {
+/// splitmix64 of (c, t): crossbar rows and routes (8 bits each), delivery targets, and
+/// whether each delivery leaves the chip (8 bits each).
+fn draws(c: usize, t: usize) -> [u64; 3] {
     let mix = |mut z: u64| {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     };
     let seed = ((c as u64) << 20 | t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    [mix(seed), mix(seed ^ 0xD1B5_4A32_D192_ED03)]
+    [mix(seed), mix(seed ^ 0xD1B5_4A32_D192_ED03), mix(seed ^ 0x8CB9_2BA7_2F3D_8DD7)]
 }
 
 fn byte(x: u64, k: usize) -> usize {
@@ -148,13 +161,14 @@ fn prefetch<T>(p: &T) {
 /// nothing is optimised away).
 fn tick(s: &mut State, t: usize, pool: &rayon::ThreadPool) -> u64 {
     let part = s.potentials.len().div_ceil(pool.current_num_threads());
-    let State { crossbars, potentials, weights, routes, schedulers } = s;
+    let State { own, crossbars, potentials, weights, routes, schedulers } = s;
     let shared = Shared { crossbars, weights, routes, schedulers };
     pool.install(|| {
         potentials
             .par_chunks_mut(part)
+            .zip(own.par_chunks_mut(part))
             .enumerate()
-            .map(|(k, potentials)| tick_cores(&shared, potentials, k * part, t))
+            .map(|(k, (potentials, own))| tick_cores(&shared, potentials, own, k * part, t))
             .reduce(|| 0, u64::wrapping_add)
     })
 }
@@ -167,9 +181,20 @@ struct Shared<'a> {
     schedulers: &'a [Scheduler],
 }
 
-/// The cores `first..first + potentials.len()` in order, as one thread of the engine does.
-fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: usize) -> u64 {
+/// The cores `first..first + potentials.len()` in order, as one thread of the engine does;
+/// `own` holds their own states.
+fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], own: &mut [OwnState], first: usize, t: usize) -> u64 {
     let (cores, end) = (s.crossbars.len(), first + potentials.len());
+    let slot = t % SLOTS;
+    let own_lines = own.as_ptr().cast::<u8>();
+    let ahead_fields = |c: usize| {
+        let size = std::mem::size_of::<OwnState>();
+        prefetch_bytes(own_lines.wrapping_add((c - first) * size), size);
+        prefetch(&s.schedulers[c][4 * slot]);
+    };
+    for c in first..end.min(first + PREFETCH_FIELDS_AHEAD) {
+        ahead_fields(c);
+    }
     let mut queued: Vec<(usize, usize)> = Vec::with_capacity(PER_TICK);
     let mut sum = 0u64;
     let potential_lines = potentials.as_ptr().cast::<u8>();
@@ -191,10 +216,20 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
         ahead(c);
     }
     for c in first..end {
+        if c + PREFETCH_FIELDS_AHEAD < end {
+            ahead_fields(c + PREFETCH_FIELDS_AHEAD);
+        }
         if c + PREFETCH_AHEAD < end {
             ahead(c + PREFETCH_AHEAD);
         }
-        let [r, targets] = draws(c, t);
+        for line in own[c - first].iter().step_by(LINE / 8) {
+            sum = sum.wrapping_add(*line);
+        }
+        own[c - first][0] = own[c - first][0].wrapping_add(1);
+        for word in &s.schedulers[c][4 * slot..4 * slot + 4] {
+            sum = sum.wrapping_add(word.swap(0, Ordering::Relaxed));
+        }
+        let [r, targets, far] = draws(c, t);
         let routes = r >> (8 * PER_TICK) | targets << 24;
         for k in 0..PER_TICK {
             sum = sum.wrapping_add(s.crossbars[c][byte(r, k)][0]);
@@ -215,7 +250,12 @@ fn tick_cores(s: &Shared<'_>, potentials: &mut [Potentials], first: usize, t: us
         }
         queued.clear();
         for k in 0..PER_TICK {
-            let target = (targets >> (16 + 8 * k)) as usize % cores;
+            let pick = (targets.rotate_right(8 * k as u32) >> 8) as usize; // all but the word's byte
+            let target = if byte(far, k) < FAR_PER_256 {
+                pick % cores
+            } else {
+                c / CORES_PER_CHIP * CORES_PER_CHIP + pick % CORES_PER_CHIP
+            };
             let word = (targets >> (8 * k)) as usize % 64;
             prefetch_line((&s.schedulers[target][word] as *const AtomicU64).cast());
             queued.push((target, word));
@@ -240,6 +280,6 @@ mod tests {
         assert!(matches!(memory_floor(0, 1, 1), Err(Error::Input(m)) if m.contains("chips = 0")));
         assert!(matches!(memory_floor(MAX_FLOOR_CHIPS + 1, 1, 1), Err(Error::Input(m)) if m.contains("chips")));
         assert!(matches!(memory_floor(1, 0, 1), Err(Error::Input(m)) if m.contains("threads = 0")));
-        assert_eq!(memory_floor_bytes(1), 4096 * (8192 + 512 + 272 + 1024 + 512));
+        assert_eq!(memory_floor_bytes(1), 4096 * (8192 + 512 + 272 + 1024 + 512 + 192));
     }
 }
