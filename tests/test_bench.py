@@ -155,3 +155,34 @@ def test_cli_bench_passes_large_on(monkeypatch):
     monkeypatch.setattr(bench, "main", lambda **kw: seen.update(kw) or 0)
     args = cli.build_parser().parse_args(["bench", "--large", "--quick"])
     assert args.func(args) == 0 and seen == {"out_json": None, "quick": True, "large": True}
+
+
+def test_targets_summary_says_met_or_not_from_the_rows():
+    def row(name, cores, ns, ticks_per_s=0.0, bytes_per_core=10_708.0):
+        return {"name": name, "threads": 2, "cores": cores, "ns_per_core_tick": ns, "ticks_per_s": ticks_per_s,
+                "bytes_per_core": bytes_per_core}
+    report = {"threads": 2,
+              "rows": [row("chip", 4096, 132.0, ticks_per_s=1_847.0), row("chip", 4096, 257.0) | {"threads": 1},
+                       row("chip stochastic", 4096, 550.0, ticks_per_s=443.6),
+                       row("chip 64 active", 4096, 13.2),
+                       row("scale 1x1 chips", 4096, 130.0), row("scale 4x4 chips", 65_536, 149.5),
+                       row("scale 16x16 cores", 256, 128.0)],
+              "memory_floor": [{"chips": 1, "threads": 2, "ns_per_core_tick": 35.0},
+                               {"chips": 16, "threads": 2, "ns_per_core_tick": 70.0}]}
+    lines = []
+    bench._print_targets(report, lines.append)
+    assert lines[:2] == ["", "targets (docs/performance.md):"]
+    assert lines[2:] == [
+        "  met       full chip at real time: 1,847 ticks/s on 2 threads (>= 1,000)",
+        "  met       16 chips, state per core: 65,536 cores, 10,708 bytes per core (<= 12,288)",
+        "  NOT MET   time per tick linear in cores: 16 chips 1.15 times one chip's per core-tick "
+        "(<= 1.05; memory floor 2.00 times)",
+        "  reported  quiet cores: 13.2 ns per core-tick, 64 of 4096 cores driven (0.10 of all driven)",
+        "  reported  stochastic chip: 444 ticks/s",
+    ]
+    # Slower than real time, over the state limit, linear: each verdict follows its number.
+    report["rows"][0]["ticks_per_s"] = 999.0
+    report["rows"][5].update(ns_per_core_tick=133.0, bytes_per_core=12_289.0)
+    lines = []
+    bench._print_targets(report, lines.append)
+    assert [line.split()[0] for line in lines[2:5]] == ["NOT", "NOT", "met"]

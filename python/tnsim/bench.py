@@ -24,6 +24,9 @@ since the machine may be shared and noisy. The workloads:
   layout without any arithmetic (``tnsim_core::floor``): the least time this machine's memory
   system allows, printed next to the engine's time, so that a step between sizes can be told
   apart as the machine's or the engine's.
+
+The report ends with the speed targets (docs/performance.md) against the run's figures: met
+or not where the target is a number, reported where it is not.
 """
 
 from __future__ import annotations
@@ -359,6 +362,14 @@ def machine() -> Dict[str, object]:
             "platform": platform.platform()}
 
 
+#: The speed targets that `tnsim bench` ends with (docs/performance.md, "The targets and where
+#: they stand"): TrueNorth's own tick of 1 ms, and the state a configured core may take.
+REAL_TIME_TICKS_PER_S = 1000.0
+MAX_BYTES_PER_CORE = 12 * 1024
+#: Time per core-tick of the largest size against one chip that counts as linear: this shared
+#: machine's speed moves by a few percent from round to round.
+LINEAR_WITHIN = 1.05
+
 #: Side of the square of cores of the scale table's smallest size: 256 cores, 2.7 MB of state
 #: (in the last-level cache; the lines a tick reads, some 0.4 MB a thread, in its core's L2).
 IN_CACHE_BLOCK = 16
@@ -485,6 +496,53 @@ def print_report(report: Dict[str, Any], log: Callable[[str], None] = print) -> 
         if "torch_images_per_s" in ff:
             log(f"  PyTorch matrix products (CPU)  {ff['torch_images_per_s']:12,.0f} images/s   "
                 f"(engine / torch = {ff['engine_images_per_s'] / ff['torch_images_per_s']:.2f})")
+    _print_targets(report, log)
+
+
+def _print_targets(report: Dict[str, Any], log: Callable[[str], None]) -> None:
+    """The speed targets against this run's figures: a summary of the tables above (which say
+    how each figure was measured), met or not where the target is a number."""
+    threads = report["threads"]
+    rows = [r for r in report["rows"] if r["threads"] == threads]
+
+    def row(name: str) -> Optional[Dict[str, Any]]:
+        return next((r for r in rows if r["name"] == name), None)
+
+    def status(ok: bool) -> str:
+        return "met" if ok else "NOT MET"
+
+    lines = []
+    chip = row("chip")
+    if chip:
+        lines.append(("full chip at real time", f"{chip['ticks_per_s']:,.0f} ticks/s on {threads} threads "
+                      f"(>= {REAL_TIME_TICKS_PER_S:,.0f})", status(chip["ticks_per_s"] >= REAL_TIME_TICKS_PER_S)))
+    chips = sorted((r for r in rows if r["name"].startswith("scale ") and r["cores"] % CORES_PER_CHIP == 0),
+                   key=lambda r: r["cores"])
+    if chips:
+        largest = chips[-1]
+        n = largest["cores"] // CORES_PER_CHIP
+        lines.append((f"{n} chips, state per core", f"{largest['cores']:,} cores, {largest['bytes_per_core']:,.0f} "
+                      f"bytes per core (<= {MAX_BYTES_PER_CORE:,})",
+                      status(largest["bytes_per_core"] <= MAX_BYTES_PER_CORE)))
+        if n > 1 and chips[0]["cores"] == CORES_PER_CHIP:
+            ratio = largest["ns_per_core_tick"] / chips[0]["ns_per_core_tick"]
+            floors = {f["chips"]: f["ns_per_core_tick"] for f in report.get("memory_floor", [])}
+            floor = (f"; memory floor {floors[n] / floors[1]:.2f} times" if 1 in floors and n in floors else "")
+            lines.append(("time per tick linear in cores", f"{n} chips {ratio:.2f} times one chip's per core-tick "
+                          f"(<= {LINEAR_WITHIN:.2f}{floor})", status(ratio <= LINEAR_WITHIN)))
+    quiet = row("chip 64 active")
+    if quiet and chip:
+        lines.append(("quiet cores", f"{quiet['ns_per_core_tick']:.1f} ns per core-tick, 64 of 4096 cores driven "
+                      f"({quiet['ns_per_core_tick'] / chip['ns_per_core_tick']:.2f} of all driven)", "reported"))
+    stochastic = row("chip stochastic")
+    if stochastic:
+        lines.append(("stochastic chip", f"{stochastic['ticks_per_s']:,.0f} ticks/s", "reported"))
+    if not lines:
+        return
+    log("")
+    log("targets (docs/performance.md):")
+    for name, measured, verdict in lines:
+        log(f"  {verdict:9s} {name}: {measured}")
 
 
 def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: Callable[[str], None],
