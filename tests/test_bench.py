@@ -186,3 +186,11 @@ def test_targets_summary_says_met_or_not_from_the_rows():
     lines = []
     bench._print_targets(report, lines.append)
     assert [line.split()[0] for line in lines[2:5]] == ["NOT", "NOT", "met"]
+    # With rounds, every round decides: all above, all within, or some each way.
+    report["scale_names"] = ["scale 1x1 chips", "scale 4x4 chips", "scale 16x16 cores"]
+    for rounds, verdict in [([1.12, 1.15, 1.16], "NOT MET"), ([0.99, 1.02, 1.04], "met"),
+                            ([0.94, 0.98, 1.16], "unclear")]:
+        report["scale_ratio_rounds"] = [[1.0, r, 1.0] for r in rounds]
+        lines = []
+        bench._print_targets(report, lines.append)
+        assert lines[4].startswith(f"  {verdict}") and f"rounds {min(rounds):.2f}-{max(rounds):.2f}" in lines[4]
