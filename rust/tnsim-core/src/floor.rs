@@ -22,26 +22,25 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::core::{prefetch_bytes, prefetch_line, LineAligned};
+use crate::core::{prefetch_bytes, prefetch_line, CoreState, LineAligned};
 use crate::error::{Error, Result};
 use crate::pages::advise_huge_pages;
-use crate::params::{CHIP_SIDE, NEURONS};
+use crate::params::{CHIP_SIDE, NEURONS, SLOTS};
 use crate::potentials::NarrowPotentials as Potentials;
+use crate::simulator::{PREFETCH_AHEAD, PREFETCH_FIELDS_AHEAD};
 
 const CORES_PER_CHIP: usize = (CHIP_SIDE * CHIP_SIDE) as usize;
 /// Random crossbar rows, routes and deliveries per core-tick (the chip workload's means).
 const PER_TICK: usize = 5;
 /// Of 256 deliveries, those to a core of any chip rather than the sender's (5 %).
 const FAR_PER_256: usize = 13;
-const PREFETCH_AHEAD: usize = 4;
-const PREFETCH_FIELDS_AHEAD: usize = 2 * PREFETCH_AHEAD;
-const SLOTS: usize = 16;
 const LINE: usize = 64;
 
 type Crossbar = LineAligned<[[u64; 4]; NEURONS]>;
 type Scheduler = LineAligned<[AtomicU64; 64]>;
-/// A core's own state (`core::CoreState`): three lines.
+/// A core's own state, as large as a [`CoreState`]: three lines.
 type OwnState = LineAligned<[u64; 24]>;
+const _: () = assert!(std::mem::size_of::<OwnState>() == std::mem::size_of::<CoreState>());
 /// A core's weights as the engine stores the chip workload's: 2-bit codes and four values per
 /// axon type (`core::CodedWeights`), 272 bytes, 16-byte aligned, so cores share lines.
 #[repr(C, align(16))]

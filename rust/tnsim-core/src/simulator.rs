@@ -86,10 +86,10 @@ const CHUNK_CORES: usize = 32;
 const CHUNKS_PER_THREAD: usize = 2;
 const MIN_CHUNK_CORES: usize = 4;
 /// How many cores ahead phase 1 prefetches a core's rows, weights and routes.
-const PREFETCH_AHEAD: usize = 4;
+pub(crate) const PREFETCH_AHEAD: usize = 4;
 /// How many cores ahead phase 1 prefetches a core's own fields and scheduler slot, which the
 /// prefetch of its rows reads (see `CoreState::prefetch_fields`).
-const PREFETCH_FIELDS_AHEAD: usize = 2 * PREFETCH_AHEAD;
+pub(crate) const PREFETCH_FIELDS_AHEAD: usize = 2 * PREFETCH_AHEAD;
 
 /// Back everything a tick reads with 2 MiB pages: the cores' blocks and the schedulers (read
 /// at random by every spike; in 4 KiB pages, 16 chips' 32 MiB of schedulers alone span more
