@@ -516,35 +516,29 @@ def _print_targets(report: Dict[str, Any], log: Callable[[str], None]) -> None:
     if chip:
         lines.append(("full chip at real time", f"{chip['ticks_per_s']:,.0f} ticks/s on {threads} threads "
                       f"(>= {REAL_TIME_TICKS_PER_S:,.0f})", status(chip["ticks_per_s"] >= REAL_TIME_TICKS_PER_S)))
-    chips = sorted((r for r in rows if r["name"].startswith("scale ") and r["cores"] % CORES_PER_CHIP == 0),
-                   key=lambda r: r["cores"])
-    if chips:
-        largest = chips[-1]
-        n = largest["cores"] // CORES_PER_CHIP
+    by_chips, in_cache = _scale_rows(rows, threads)
+    if by_chips:
+        n = max(by_chips)
+        largest = by_chips[n]
         lines.append((f"{n} chips, state per core", f"{largest['cores']:,} cores, {largest['bytes_per_core']:,.0f} "
                       f"bytes per core (<= {MAX_BYTES_PER_CORE:,})",
                       status(largest["bytes_per_core"] <= MAX_BYTES_PER_CORE)))
-        if n > 1 and chips[0]["cores"] == CORES_PER_CHIP:
-            ratio = largest["ns_per_core_tick"] / chips[0]["ns_per_core_tick"]
+        if n > 1 and 1 in by_chips:
+            ratio = largest["ns_per_core_tick"] / by_chips[1]["ns_per_core_tick"]
             floors = {f["chips"]: f["ns_per_core_tick"] for f in report.get("memory_floor", [])}
             floor = (f"; memory floor {floors[n] / floors[1]:.2f} times" if 1 in floors and n in floors else "")
             # Judged on every round's ratio (sizes measured close in time), not only on the
             # medians': where other work slowed some rounds, the rounds disagree.
-            names, rounds = report.get("scale_names") or [], report.get("scale_ratio_rounds") or []
-
-            def rounds_of(name: str) -> List[float]:
-                return [r[names.index(name)] for r in rounds] if name in names else []
-
-            each = rounds_of(largest["name"]) or [ratio]
+            names, rounds = report.get("scale_names"), report.get("scale_ratio_rounds")
+            each = _round_ratios(rounds, names, largest["name"]) or [ratio]
             spread = f", rounds {min(each):.2f}-{max(each):.2f}" if len(each) > 1 else ""
             # The control: the same work per core with the state in cache costs no more than
             # one chip, unless other work on the machine holds the shared cache or the CPUs,
             # and then one chip runs at the larger sizes' speed.
-            in_cache = next((rounds_of(r["name"]) for r in rows
-                             if r["name"].startswith("scale ") and r["cores"] % CORES_PER_CHIP), [])
+            control = _round_ratios(rounds, names, in_cache["name"]) if in_cache else []
             why = ""
-            if in_cache and max(in_cache) > LINEAR_WITHIN:
-                why = (f"; the size in cache ran up to {max(in_cache):.2f} times one chip "
+            if control and max(control) > LINEAR_WITHIN:
+                why = (f"; the size in cache ran up to {max(control):.2f} times one chip "
                        f"(other work on the machine): run again")
             elif max(each) > LINEAR_WITHIN >= min(each):
                 why = "; the rounds disagree (a busy machine): run again"
@@ -566,6 +560,29 @@ def _print_targets(report: Dict[str, Any], log: Callable[[str], None]) -> None:
         log(f"  {verdict:9s} {name}: {measured}")
 
 
+def _scale_rows(rows: List[Dict[str, Any]], threads: int) -> Tuple[Dict[int, Dict[str, Any]], Optional[Dict[str, Any]]]:
+    """The scale rows measured with ``threads``: those of whole chips by chip count, and the
+    size in cache (a block of one chip), if measured."""
+    by_chips, in_cache = {}, None
+    for r in rows:
+        if r["name"].startswith("scale ") and r["threads"] == threads:
+            if r["cores"] % CORES_PER_CHIP:
+                in_cache = r
+            else:
+                by_chips[r["cores"] // CORES_PER_CHIP] = r
+    return by_chips, in_cache
+
+
+def _round_ratios(ratio_rounds: Optional[List[List[float]]], names: Optional[List[str]], name: Optional[str],
+                  column: Optional[int] = None) -> List[float]:
+    """Each round's ratio to one chip of the scale size ``name`` (its column in ``names``, the
+    order the sizes were measured in; without names, ``column``); [] where not measured."""
+    col = names.index(name) if names and name in names else (column if not names else None)
+    if not ratio_rounds or col is None or not all(col < len(r) for r in ratio_rounds):
+        return []
+    return [r[col] for r in ratio_rounds]
+
+
 def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: Callable[[str], None],
                  ratio_rounds: Optional[List[List[float]]] = None, names: Optional[List[str]] = None) -> None:
     """The engine's time per core-tick at each size next to the memory floor's, same threads,
@@ -574,23 +591,14 @@ def _print_floor(rows: List[Dict[str, Any]], floor: List[Dict[str, Any]], log: C
     the rounds; then the size whose state fits the caches, if it was measured."""
     threads = floor[0]["threads"]
     engine = {1: r["ns_per_core_tick"] for r in rows if r["name"] == "chip" and r["threads"] == threads}
-    in_cache = None
-    by_chips: Dict[int, str] = {}  # each chip count's row name
-    for r in rows:
-        if r["name"].startswith("scale ") and r["threads"] == threads:
-            if r["cores"] % CORES_PER_CHIP:
-                in_cache = r
-            else:
-                engine[r["cores"] // CORES_PER_CHIP] = r["ns_per_core_tick"]
-                by_chips[r["cores"] // CORES_PER_CHIP] = r["name"]
+    sizes, in_cache = _scale_rows(rows, threads)
+    engine.update({n: r["ns_per_core_tick"] for n, r in sizes.items()})
+    by_chips = {n: r["name"] for n, r in sizes.items()}  # each chip count's row name
 
     def spread(name: Optional[str], k: int) -> str:
         """The range of a size's ratio to one chip over the rounds ("" when not measured)."""
-        col = names.index(name) if names and name in names else (k if not names and k >= 0 else None)
-        if not ratio_rounds or col is None or not all(col < len(r) for r in ratio_rounds):
-            return ""
-        each = [r[col] for r in ratio_rounds]
-        return f" {min(each):5.2f}-{max(each):.2f}"
+        each = _round_ratios(ratio_rounds, names, name, k if k >= 0 else None)
+        return f" {min(each):5.2f}-{max(each):.2f}" if each else ""
 
     log("")
     log(f"time per core-tick against the memory floor (same accesses, no arithmetic), {threads} threads:")
